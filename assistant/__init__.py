@@ -1,0 +1,1 @@
+"""Retrieval for answering, the evidence gate, LLM backends, checklists and inspections."""

@@ -1,0 +1,355 @@
+"""The knowledge base: registry (SQLite) + lexical index (BM25) + vectors (Chroma).
+
+``open_kb(settings)`` is the one way in. Search fuses dense and lexical rankings with
+reciprocal rank fusion, filters by metadata, and puts chunks at an exact clause reference
+("1926.502(d)", "安全生产法第四十一条") first. Lexical search works as soon as chunks are
+registered; dense results join as vectors fill in (``sync_vectors``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ingest.clauses import find_clause_refs, locator_matches
+from ingest.embedders import ArrayEmbeddings, CachedEmbeddings, make_embedder, text_hash
+from ingest.errors import ConfigError
+from ingest.lexical import LexicalIndex, tokenize
+from ingest.models import Chunk
+from ingest.registry import Registry
+from ingest.settings import Settings
+from ingest.vectors import VectorStore, make_client
+
+log = logging.getLogger(__name__)
+
+SearchMode = Literal["hybrid", "lexical", "dense"]
+FILTER_KEYS = ("jurisdiction", "doc_type", "language", "industries", "source", "normative")
+RRF_K = 60
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float
+    #: which rankers found it and at which rank (1-based), for explanations and evals
+    ranks: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "source": c.source,
+            "title": c.title,
+            "locator": c.locator,
+            "page": c.page,
+            "doc_type": c.doc_type,
+            "jurisdiction": c.jurisdiction,
+            "language": c.language,
+            "score": round(self.score, 6),
+            "text": c.text,
+            "heading_path": c.heading_path,
+            "chunk_id": c.chunk_id,
+        }
+
+
+def embed_text(chunk: Chunk, max_chars: int) -> str:
+    """What the embedder sees: the document title, then the chunk, cut to ``max_chars``.
+
+    Records (accident narratives) get two thirds of the budget: their title and first
+    sentences carry the hazard, and there are thousands of them (embedding cost grows
+    with length; see the README's measurements).
+    """
+    if "record" in chunk.doc_type or "#" in chunk.source:
+        return chunk.text[: max_chars * 2 // 3]
+    head = chunk.title if chunk.title and chunk.title not in chunk.text[:200] else ""
+    text = f"{head}\n{chunk.text}" if head else chunk.text
+    return text[:max_chars]
+
+
+def chroma_metadata(chunk_meta: dict[str, Any]) -> dict[str, Any]:
+    """Registry metadata plus one boolean key per industry, so Chroma can filter on them."""
+    meta = dict(chunk_meta)
+    for ind in str(meta.get("industries") or "").split(";"):
+        if ind:
+            meta[f"ind_{ind}"] = True
+    return meta
+
+
+def parse_where(items: list[str] | dict[str, str] | None) -> dict[str, str]:
+    """``["jurisdiction=CN", "doc_type=law"]`` → dict, with a clear error for bad keys."""
+    if not items:
+        return {}
+    pairs = items.items() if isinstance(items, dict) else [_split_kv(i) for i in items]
+    out = {}
+    for key, value in pairs:
+        if key not in FILTER_KEYS:
+            raise ConfigError(f"unknown filter {key!r}. Available: {', '.join(FILTER_KEYS)}")
+        if value:
+            out[key] = value
+    return out
+
+
+def _split_kv(item: str) -> tuple[str, str]:
+    if "=" not in item:
+        raise ConfigError(f"filter {item!r} is not key=value, e.g. jurisdiction=CN")
+    key, value = item.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def _meta_passes(meta: dict[str, Any], where: dict[str, str]) -> bool:
+    for key, want in where.items():
+        have = str(meta.get(key) or "")
+        if key == "jurisdiction":
+            if not (have == want or have.startswith(want + "-")):
+                return False
+        elif key == "industries":
+            if want not in have.split(";"):
+                return False
+        elif key == "source":
+            if not have.startswith(want):
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+class KnowledgeBase:
+    def __init__(
+        self, settings: Settings, embedder: ArrayEmbeddings | None = None, client: Any = None
+    ) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.registry = Registry(settings.data_dir / "registry.sqlite")
+        self._embedder = embedder
+        self._client = client
+        self._vectors: VectorStore | None = None
+        self._lexical: LexicalIndex | None = None
+        self._metas: list[dict[str, Any]] = []
+        self._lex_generation = -1
+        self._lock = threading.RLock()
+        self._sync_lock = threading.Lock()
+
+    # -- parts, built on first use ---------------------------------------------------
+    @property
+    def embedder(self) -> ArrayEmbeddings:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings.embedder)
+            if not isinstance(self._embedder, CachedEmbeddings):
+                self._embedder = CachedEmbeddings(self._embedder, self.settings.embed_cache_path)
+            return self._embedder
+
+    @property
+    def embedder_name(self) -> str:
+        return self._embedder.name if self._embedder is not None else self.settings.embedder
+
+    @property
+    def vectors(self) -> VectorStore:
+        with self._lock:
+            if self._vectors is None:
+                client = self._client or make_client(self.settings.data_dir, self.settings.chroma_url)
+                store = VectorStore(client, self.settings.collection, self.embedder.name, self.embedder.dim)
+                if store.embedder_mismatch:
+                    log.warning(
+                        "collection was filled by %s; re-embedding with %s",
+                        store.stored_embedder,
+                        self.embedder.name,
+                    )
+                    store.recreate()
+                    self.registry.reset_embedded()
+                elif store.stored_embedder is None or store.count() == 0:
+                    # a new or emptied store: every chunk needs its vector again
+                    if self.registry.chunk_count() and store.count() == 0:
+                        self.registry.reset_embedded()
+                self._vectors = store
+            return self._vectors
+
+    def close(self) -> None:
+        self.registry.close()
+        if isinstance(self._embedder, CachedEmbeddings):
+            self._embedder.close()
+
+    # -- lexical index ---------------------------------------------------------------
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index for the current registry generation: loaded, or rebuilt and saved."""
+        gen = self.registry.generation
+        with self._lock:
+            if self._lexical is not None and self._lex_generation == gen:
+                return self._lexical
+            folder = self.settings.data_dir / "lexical"
+            index = LexicalIndex.load(folder, gen)
+            ids, tokens = self.registry.all_tokens()
+            if index is None or index.ids != ids:
+                index = LexicalIndex.build(ids, tokens)
+                try:
+                    index.save(folder, gen)
+                except OSError as exc:  # read-only data dir: search still works
+                    log.warning("could not save the lexical index: %s", exc)
+            metas = dict(self.registry.all_meta())
+            self._metas = [metas[i] for i in index.ids]
+            self._lexical, self._lex_generation = index, gen
+            return index
+
+    # -- vectors ---------------------------------------------------------------------
+    def sync_vectors(
+        self, progress: Callable[[int, int], None] | None = None, limit: int | None = None
+    ) -> int:
+        """Settle the vector store with the registry: drop retired vectors, embed pending chunks.
+
+        Safe to interrupt at any point; the next call carries on. Returns vectors written.
+        """
+        with self._sync_lock:
+            store = self.vectors
+            deletes = self.registry.vector_deletes()
+            if deletes:
+                live = self.registry.embedded_ids(deletes)
+                store.delete([d for d in deletes if d not in live])
+                self.registry.clear_vector_deletes(deletes)
+            total = self.registry.pending_count()
+            done = 0
+            batch = max(1, self.settings.embed_batch_size)
+            while limit is None or done < limit:
+                rows = self.registry.pending(batch)
+                if not rows:
+                    break
+                chunks = [Chunk.from_store(cid, text, meta) for cid, text, _, meta in rows]
+                texts = [embed_text(c, self.settings.embed_max_chars) for c in chunks]
+                vecs = self.embedder.embed_passages(texts)
+                store.upsert(
+                    [r[0] for r in rows],
+                    vecs,
+                    [r[1] for r in rows],
+                    [chroma_metadata(r[3]) for r in rows],
+                )
+                self.registry.mark_embedded([(r[0], r[2]) for r in rows])
+                done += len(rows)
+                if progress:
+                    progress(done, total)
+            return done
+
+    def embed_hash(self, chunk: Chunk) -> str:
+        return text_hash(self.embedder_name + "\x00" + embed_text(chunk, self.settings.embed_max_chars))
+
+    # -- search ----------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        where: dict[str, str] | None = None,
+        mode: SearchMode = "hybrid",
+        clause_boost: bool = True,
+        candidates: int = 60,
+    ) -> list[Hit]:
+        where = parse_where(where)
+        if not query.strip():
+            return []
+        index = self.lexical()
+        metas = self._metas
+        mask = None
+        if where:
+            mask = np.fromiter((_meta_passes(m, where) for m in metas), dtype=bool, count=len(metas))
+        n = max(candidates, k)
+        ranked: dict[str, dict[str, int]] = {}
+        if mode in ("hybrid", "lexical"):
+            scores = index.scores(tokenize(query, for_query=True))
+            if mask is not None:
+                scores = np.where(mask, scores, 0.0)
+            top = np.argsort(-scores)[:n]
+            for rank, i in enumerate((i for i in top if scores[i] > 0), start=1):
+                ranked.setdefault(index.ids[i], {})["lexical"] = rank
+        if mode in ("hybrid", "dense"):
+            for rank, cid in enumerate(self._dense(query, n, where, index, mask), start=1):
+                ranked.setdefault(cid, {})["dense"] = rank
+        fused = {
+            cid: sum(1.0 / (RRF_K + r) for r in ranks.values()) for cid, ranks in ranked.items()
+        }
+        if clause_boost:
+            for cid in self._clause_matches(query, index, metas, mask):
+                fused[cid] = fused.get(cid, 0.0) + 1.0
+                ranked.setdefault(cid, {})["clause"] = 1
+        best = sorted(fused, key=lambda c: -fused[c])[:k]
+        chunks = self.registry.chunks(best)
+        return [Hit(chunks[c], fused[c], ranked[c]) for c in best if c in chunks]
+
+    def _dense(
+        self, query: str, n: int, where: dict[str, str], index: LexicalIndex, mask
+    ) -> list[str]:
+        store = self.vectors
+        if store.count() == 0:
+            return []
+        qvec = self.embedder.embed_queries([query])[0]
+        chroma_where = self._chroma_where(where, index)
+        # ask for more when a filter is applied after the store's own
+        hits = store.query(qvec, n * (3 if where else 1), chroma_where)
+        ids = [cid for cid, _ in hits]
+        live = self.registry.embedded_ids(ids)
+        out = []
+        for cid in ids:
+            if cid not in live:
+                continue
+            if mask is not None:
+                pos = index.position(cid)
+                if pos is None or not mask[pos]:
+                    continue
+            out.append(cid)
+        return out[:n]
+
+    def _chroma_where(self, where: dict[str, str], index: LexicalIndex) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        for key, value in where.items():
+            if key == "jurisdiction":
+                known = sorted({str(m.get("jurisdiction")) for m in self._metas})
+                allowed = [j for j in known if j == value or j.startswith(value + "-")] or [value]
+                clauses.append({"jurisdiction": {"$in": allowed}})
+            elif key == "industries":
+                clauses.append({f"ind_{value}": True})
+            elif key in ("doc_type", "language", "normative"):
+                clauses.append({key: value})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def _clause_matches(self, query: str, index: LexicalIndex, metas, mask) -> list[str]:
+        """Chunks at a clause the query names; with a document hint, only in that document."""
+        refs = find_clause_refs(query)
+        if not refs:
+            return []
+        out: list[str] = []
+        for ref in refs:
+            for pos, meta in enumerate(metas):
+                if mask is not None and not mask[pos]:
+                    continue
+                loc = str(meta.get("locator") or "")
+                if not loc or not locator_matches(loc, ref.locator):
+                    continue
+                if ref.doc_hint and ref.doc_hint not in str(meta.get("title", "")) + str(
+                    meta.get("source", "")
+                ):
+                    continue
+                out.append(index.ids[pos])
+        # a bare article number matches every law: without a hint, only a handful is useful
+        return out if len(out) <= 20 else []
+
+    # -- documents -------------------------------------------------------------------
+    def remove_document(self, doc_id: str) -> int:
+        return self.registry.remove_document(doc_id)
+
+    def stats(self) -> dict[str, Any]:
+        stats = self.registry.stats()
+        stats["embedder"] = self.embedder_name
+        return stats
+
+
+def open_kb(
+    settings: Settings | None = None, embedder: ArrayEmbeddings | None = None, client: Any = None
+) -> KnowledgeBase:
+    return KnowledgeBase(settings or Settings(), embedder=embedder, client=client)
+
+
+def data_path(settings: Settings, *parts: str) -> Path:
+    return settings.data_dir.joinpath(*parts)
