@@ -1,0 +1,92 @@
+"""``anquan eval``: run a dataset through the knowledge base's search (ablations included)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from evals.gate import check_against_baseline
+from evals.runner import run_eval
+from ingest.errors import ConfigError
+from ingest.kb import KnowledgeBase, open_kb
+from ingest.settings import Settings
+
+#: name → (mode, clause boost)
+BASE_SYSTEMS = {
+    "hybrid": ("hybrid", True),
+    "hybrid-noboost": ("hybrid", False),
+    "lexical": ("lexical", False),
+    "dense": ("dense", False),
+}
+
+
+def search_system(kb: KnowledgeBase, mode: str, boost: bool, k: int = 10) -> Callable[[str], list[dict]]:
+    def run(question: str) -> list[dict]:
+        return [h.to_dict() for h in kb.search(question, k=k, mode=mode, clause_boost=boost)]  # type: ignore[arg-type]
+
+    return run
+
+
+def ablation_kb(settings: Settings, embedder: str) -> KnowledgeBase:
+    """A knowledge base of the same corpus embedded with another embedder, beside the main one."""
+    from ingest.pipeline import run_ingest
+
+    sub = settings.model_copy(
+        update={"data_dir": settings.data_dir / "ablation" / embedder.replace(":", "_").replace("/", "_"),
+                "embedder": embedder}
+    )
+    kb = open_kb(sub)
+    print(f"ablation: filling the {embedder} knowledge base in {sub.data_dir} …", file=sys.stderr)
+    run_ingest(kb)
+    return kb
+
+
+def build_systems(kb: KnowledgeBase, names: list[str], settings: Settings) -> dict[str, Callable]:
+    systems: dict[str, Callable] = {}
+    extra: dict[str, KnowledgeBase] = {}
+    for name in names:
+        if name in BASE_SYSTEMS:
+            mode, boost = BASE_SYSTEMS[name]
+            systems[name] = search_system(kb, mode, boost)
+        elif ":" in name and name.split(":", 1)[0] in ("dense", "hybrid"):
+            mode, embedder = name.split(":", 1)
+            if embedder == kb.embedder_name:
+                systems[name] = search_system(kb, mode, mode == "hybrid")
+                continue
+            if embedder not in extra:
+                extra[embedder] = ablation_kb(settings, embedder)
+            systems[name] = search_system(extra[embedder], mode, mode == "hybrid")
+        else:
+            raise ConfigError(
+                f"unknown system {name!r}. Available: {', '.join(BASE_SYSTEMS)}, "
+                "dense:<embedder>, hybrid:<embedder>"
+            )
+    return systems
+
+
+def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
+    kb = open_kb(settings)
+    if kb.registry.chunk_count() == 0:
+        raise ConfigError("the knowledge base is empty: run 'anquan ingest' first")
+    if kb.registry.pending_count():
+        print(f"warning: {kb.registry.pending_count()} chunks have no vector yet; dense figures "
+              "are partial (run 'anquan ingest' to finish)", file=sys.stderr)
+    names = [n.strip() for n in args.systems.split(",") if n.strip()]
+    systems = build_systems(kb, names, settings)
+    metrics = run_eval(args.dataset, args.out, systems, primary=names[0] if names else None)
+    primary = metrics["systems"].get(metrics["primary"]) or {}
+    overall = primary.get("overall", {})
+    print(f"{metrics['primary']}: " + ", ".join(
+        f"{k} {overall[k]:.3f}" for k in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")
+        if isinstance(overall.get(k), int | float)))
+    print(f"wrote {Path(args.out) / 'metrics.json'}, report.md, chart.png")
+    if args.baseline:
+        baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
+        failures = check_against_baseline(metrics, baseline, tolerance=args.tolerance)
+        for f in failures:
+            print(f"REGRESSION {f}", file=sys.stderr)
+        return 1 if failures else 0
+    return 0
