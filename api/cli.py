@@ -68,10 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
                    "more than --tolerance below this baseline")
     s.add_argument("--tolerance", type=float, default=0.05)
 
+    for module in _command_modules():
+        module.register(sub)
+
     s = sub.add_parser("bench", help="benchmarks; writes figures to a JSON file")
     s.add_argument("--out", type=Path, default=Path("bench/results.json"))
     s.add_argument("--quick", action="store_true", help="a small subset, for a smoke run")
     return p
+
+
+#: subcommands that live in their own module: each has ``register(sub)`` and ``run(args, settings)``
+COMMAND_MODULES = ("api.cmd_ask", "api.cmd_checklist", "api.cmd_inspect")
+
+
+def _command_modules() -> list:
+    import importlib
+
+    found = []
+    for name in COMMAND_MODULES:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return found
 
 
 def make_settings(args: argparse.Namespace) -> Settings:
@@ -91,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = make_settings(args)
+        for module in _command_modules():
+            if args.command in getattr(module, "COMMANDS", ()):
+                return module.run(args, settings)
         from api import commands
 
         return getattr(commands, f"cmd_{args.command}")(args, settings)
