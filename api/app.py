@@ -27,7 +27,9 @@ def _embed_in_background(kb: KnowledgeBase, stop: threading.Event) -> None:
 
 
 def create_app(
-    kb: KnowledgeBase | None = None, settings: Settings | None = None, background_embed: bool = False
+    kb: KnowledgeBase | None = None,
+    settings: Settings | None = None,
+    background_embed: bool = False,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -46,21 +48,35 @@ def create_app(
         if worker:
             worker.join(timeout=30)
 
-    app = FastAPI(title="Anquan", version="0.1.0", lifespan=lifespan,
-                  description="Production-safety knowledge base: search, answers with clause citations.")
+    app = FastAPI(
+        title="Anquan",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Production-safety knowledge base: search, answers with clause citations.",
+    )
 
     @app.exception_handler(ConfigError)
     async def _bad_request(request: Request, exc: ConfigError):
-        return JSONResponse(status_code=400, content={"error": {"code": "bad_request", "message": str(exc), "details": {}}})
+        return JSONResponse(
+            status_code=400,
+            content={"error": {"code": "bad_request", "message": str(exc), "details": {}}},
+        )
 
     @app.exception_handler(AnquanError)
     async def _anquan_error(request: Request, exc: AnquanError):
-        return JSONResponse(status_code=503, content={"error": {"code": "unavailable", "message": str(exc), "details": {}}})
+        return JSONResponse(
+            status_code=503,
+            content={"error": {"code": "unavailable", "message": str(exc), "details": {}}},
+        )
 
     @app.get("/healthz")
     def healthz(request: Request) -> dict:
         stats = request.app.state.kb.registry
-        return {"status": "ok", "chunks": stats.chunk_count(), "pending_vectors": stats.pending_count()}
+        return {
+            "status": "ok",
+            "chunks": stats.chunk_count(),
+            "pending_vectors": stats.pending_count(),
+        }
 
     @app.get("/v1/search")
     def search(

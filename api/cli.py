@@ -23,29 +23,46 @@ def build_parser() -> argparse.ArgumentParser:
         description="Anquan (安全): a knowledge base and assistant for production safety. "
         "Every answer cites the clause it rests on.",
     )
-    p.add_argument("--data-dir", type=Path, help="knowledge base folder (ANQUAN_DATA_DIR, default data/)")
-    p.add_argument("--embedder", help="e5-small-q4 (default) | minilm | use-m3 | hashing | st:<model>")
+    p.add_argument(
+        "--data-dir", type=Path, help="knowledge base folder (ANQUAN_DATA_DIR, default data/)"
+    )
+    p.add_argument(
+        "--embedder", help="e5-small-q4 (default) | minilm | use-m3 | hashing | st:<model>"
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    s = sub.add_parser("ingest", help="add or update documents in the knowledge base",
-                       description="Ingest files or folders (default: the corpus roots). Unchanged "
-                       "files are skipped; changed files replace their chunks; --prune drops vanished "
-                       "files. Exit 0 when every file was read, 1 when some failed.")
+    s = sub.add_parser(
+        "ingest",
+        help="add or update documents in the knowledge base",
+        description="Ingest files or folders (default: the corpus roots). Unchanged "
+        "files are skipped; changed files replace their chunks; --prune drops vanished "
+        "files. Exit 0 when every file was read, 1 when some failed.",
+    )
     s.add_argument("paths", nargs="*", type=Path, help="files or folders (default: corpus roots)")
     s.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
-    s.add_argument("--no-embed", action="store_true",
-                   help="register and index lexically only; vectors are filled in later "
-                   "(by 'anquan ingest' or in the background by 'anquan serve')")
+    s.add_argument(
+        "--no-embed",
+        action="store_true",
+        help="register and index lexically only; vectors are filled in later "
+        "(by 'anquan ingest' or in the background by 'anquan serve')",
+    )
     s.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
-    s = sub.add_parser("search", help="hybrid (dense + lexical) search with clause references",
-                       description="Search the knowledge base. Exact clause references such as "
-                       "1926.502(d) or 安全生产法第四十一条 are put first.")
+    s = sub.add_parser(
+        "search",
+        help="hybrid (dense + lexical) search with clause references",
+        description="Search the knowledge base. Exact clause references such as "
+        "1926.502(d) or 安全生产法第四十一条 are put first.",
+    )
     s.add_argument("query")
     s.add_argument("-k", type=int, default=10, help="number of results (default 10)")
-    s.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
-                   help="filter: jurisdiction, doc_type, language, industries, source, normative "
-                   "(repeatable)")
+    s.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="filter: jurisdiction, doc_type, language, industries, source, normative (repeatable)",
+    )
     s.add_argument("--mode", choices=["hybrid", "lexical", "dense"], default="hybrid")
     s.add_argument("--json", action="store_true")
 
@@ -55,17 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="start the HTTP service and web page")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--no-background-embed", action="store_true",
-                   help="do not fill missing vectors in the background")
+    s.add_argument(
+        "--no-background-embed",
+        action="store_true",
+        help="do not fill missing vectors in the background",
+    )
 
-    s = sub.add_parser("eval", help="run an eval dataset; writes metrics.json, report.md, chart.png")
+    s = sub.add_parser(
+        "eval", help="run an eval dataset; writes metrics.json, report.md, chart.png"
+    )
     s.add_argument("--dataset", type=Path, required=True)
     s.add_argument("--out", type=Path, default=Path("evals/out"))
     s.add_argument("--retrieval-only", action="store_true")
-    s.add_argument("--systems", default="hybrid,lexical,dense,hybrid-noboost",
-                   help="comma-separated retrieval systems to compare (ablations)")
-    s.add_argument("--baseline", type=Path, help="fail (exit 1) when a headline metric drops "
-                   "more than --tolerance below this baseline")
+    s.add_argument(
+        "--systems",
+        default="hybrid,lexical,dense,hybrid-noboost",
+        help="comma-separated retrieval systems to compare (ablations)",
+    )
+    s.add_argument(
+        "--baseline",
+        type=Path,
+        help="fail (exit 1) when a headline metric drops more than --tolerance below this baseline",
+    )
     s.add_argument("--tolerance", type=float, default=0.05)
 
     for module in _command_modules():

@@ -26,8 +26,13 @@ class _Bars:
         bar = self.bars.get(stage)
         if bar is None:
             desc = {"read": "reading files", "embed": "embedding"}.get(stage, stage)
-            bar = self.bars[stage] = tqdm(total=total, desc=desc, unit="file" if stage == "read" else "chunk",
-                                          file=sys.stderr, dynamic_ncols=True)
+            bar = self.bars[stage] = tqdm(
+                total=total,
+                desc=desc,
+                unit="file" if stage == "read" else "chunk",
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
         bar.total = total
         bar.n = done
         if item:
@@ -47,22 +52,29 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     kb = open_kb(settings)
     bars = _Bars(enabled=not args.json or sys.stderr.isatty())
     try:
-        report = run_ingest(kb, args.paths or None, prune=args.prune, embed=not args.no_embed,
-                            progress=bars)
+        report = run_ingest(
+            kb, args.paths or None, prune=args.prune, embed=not args.no_embed, progress=bars
+        )
     finally:
         bars.close()
     if args.json:
         dump(report.to_dict())
         return report.exit_code
     c = report.to_dict()["counts"]
-    print(f"files: {c['added']} added, {c['updated']} updated, {c['unchanged']} unchanged, "
-          f"{c['removed']} removed, {c['failed']} failed")
-    print(f"chunks: {report.chunks_written} written, {report.total_chunks} in the knowledge base; "
-          f"vectors: {report.vectors_written} written, {report.vectors_pending} pending")
+    print(
+        f"files: {c['added']} added, {c['updated']} updated, {c['unchanged']} unchanged, "
+        f"{c['removed']} removed, {c['failed']} failed"
+    )
+    print(
+        f"chunks: {report.chunks_written} written, {report.total_chunks} in the knowledge base; "
+        f"vectors: {report.vectors_written} written, {report.vectors_pending} pending"
+    )
     print("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items()))
     if report.vectors_pending:
-        print("search works now (lexical); run 'anquan ingest' again or 'anquan serve' to fill "
-              "in the remaining vectors")
+        print(
+            "search works now (lexical); run 'anquan ingest' again or 'anquan serve' to fill "
+            "in the remaining vectors"
+        )
     for f in report.failed:
         print(f"FAILED {f.source}: {f.reason}", file=sys.stderr)
     return report.exit_code
@@ -90,9 +102,11 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         dump(stats)
         return 0
-    print(f"{stats['documents']} documents, {stats['chunks']} chunks, "
-          f"{stats['pending_vectors']} waiting for vectors ({stats['embedder']}), "
-          f"{stats['failures']} failed files")
+    print(
+        f"{stats['documents']} documents, {stats['chunks']} chunks, "
+        f"{stats['pending_vectors']} waiting for vectors ({stats['embedder']}), "
+        f"{stats['failures']} failed files"
+    )
     for col, groups in stats["by"].items():
         print(f"\nby {col}:")
         for key, v in groups.items():

@@ -66,7 +66,11 @@ def _pct(values: list[float], q: float) -> float:
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     out: dict[str, Any] = {
-        "machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": _cpus(),
+            "platform": platform.platform(),
+        },
         "embedder": settings.embedder,
         "embed_max_chars": settings.embed_max_chars,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -121,9 +125,13 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         # the raw embedder on a random sample of the same texts, same batch size
         metas = kb.registry.all_meta()
         rng = random.Random(7)
-        sample_ids = [cid for cid, _ in rng.sample(metas, min(len(metas), 320 if not args.quick else 96))]
+        sample_ids = [
+            cid for cid, _ in rng.sample(metas, min(len(metas), 320 if not args.quick else 96))
+        ]
         chunks = kb.registry.chunks(sample_ids)
-        texts = [embed_text(chunks[c], bench_settings.embed_max_chars) for c in sample_ids if c in chunks]
+        texts = [
+            embed_text(chunks[c], bench_settings.embed_max_chars) for c in sample_ids if c in chunks
+        ]
         all_chunks: list[Chunk] = list(kb.registry.chunks([c for c, _ in metas]).values())
         raw = make_embedder(settings.embedder)
         raw.embed_passages(texts[:4])
@@ -133,7 +141,9 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             raw.embed_passages(texts[i : i + bs])
         raw_rate_sample = len(texts) / (time.perf_counter() - t2)
         # the sample's texts may be shorter or longer than the whole: scale by characters
-        mean_all = statistics.mean(len(embed_text(c, bench_settings.embed_max_chars)) for c in all_chunks)
+        mean_all = statistics.mean(
+            len(embed_text(c, bench_settings.embed_max_chars)) for c in all_chunks
+        )
         mean_sample = statistics.mean(len(t) for t in texts)
         raw_rate = raw_rate_sample * mean_sample / mean_all
         out["raw_embedder"] = {
@@ -158,7 +168,9 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         }
         _log(f"re-ingest unchanged: median {statistics.median(reingest):.2f}s")
 
-        queries = [QUERIES[i % len(QUERIES)] + ("" if i < len(QUERIES) else f" {i}") for i in range(200)]
+        queries = [
+            QUERIES[i % len(QUERIES)] + ("" if i < len(QUERIES) else f" {i}") for i in range(200)
+        ]
         for q in QUERIES[:5]:
             kb.search(q, k=10)
         lat = []
@@ -184,7 +196,9 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
 def _cpus() -> int:
     import os
 
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
 
 def _log(msg: str) -> None:

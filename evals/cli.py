@@ -23,7 +23,9 @@ BASE_SYSTEMS = {
 }
 
 
-def search_system(kb: KnowledgeBase, mode: str, boost: bool, k: int = 10) -> Callable[[str], list[dict]]:
+def search_system(
+    kb: KnowledgeBase, mode: str, boost: bool, k: int = 10
+) -> Callable[[str], list[dict]]:
     def run(question: str) -> list[dict]:
         return [h.to_dict() for h in kb.search(question, k=k, mode=mode, clause_boost=boost)]  # type: ignore[arg-type]
 
@@ -35,8 +37,12 @@ def ablation_kb(settings: Settings, embedder: str) -> KnowledgeBase:
     from ingest.pipeline import run_ingest
 
     sub = settings.model_copy(
-        update={"data_dir": settings.data_dir / "ablation" / embedder.replace(":", "_").replace("/", "_"),
-                "embedder": embedder}
+        update={
+            "data_dir": settings.data_dir
+            / "ablation"
+            / embedder.replace(":", "_").replace("/", "_"),
+            "embedder": embedder,
+        }
     )
     kb = open_kb(sub)
     print(f"ablation: filling the {embedder} knowledge base in {sub.data_dir} …", file=sys.stderr)
@@ -72,16 +78,24 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
     if kb.registry.chunk_count() == 0:
         raise ConfigError("the knowledge base is empty: run 'anquan ingest' first")
     if kb.registry.pending_count():
-        print(f"warning: {kb.registry.pending_count()} chunks have no vector yet; dense figures "
-              "are partial (run 'anquan ingest' to finish)", file=sys.stderr)
+        print(
+            f"warning: {kb.registry.pending_count()} chunks have no vector yet; dense figures "
+            "are partial (run 'anquan ingest' to finish)",
+            file=sys.stderr,
+        )
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
     systems = build_systems(kb, names, settings)
     metrics = run_eval(args.dataset, args.out, systems, primary=names[0] if names else None)
     primary = metrics["systems"].get(metrics["primary"]) or {}
     overall = primary.get("overall", {})
-    print(f"{metrics['primary']}: " + ", ".join(
-        f"{k} {overall[k]:.3f}" for k in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")
-        if isinstance(overall.get(k), int | float)))
+    print(
+        f"{metrics['primary']}: "
+        + ", ".join(
+            f"{k} {overall[k]:.3f}"
+            for k in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")
+            if isinstance(overall.get(k), int | float)
+        )
+    )
     print(f"wrote {Path(args.out) / 'metrics.json'}, report.md, chart.png")
     if args.baseline:
         baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))

@@ -20,33 +20,19 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ingest.clauses import locator_matches
+
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10)
 NDCG_K = 10
 
 #: what may follow a gold locator inside a longer chunk locator for the two to still name the same
 #: clause: a sub-paragraph ``(b)``, a Chinese 款/项 ``第二款``, a numbered sub-clause ``4.2.1``.
 #: A digit or letter never does: ``1926.50`` is not ``1926.501``, ``SEC. 5`` is not ``SEC. 50``.
-_LOCATOR_BOUNDARY = ("(", "第", ".")
 
 MatchFn = Callable[[dict, dict, Sequence[str]], bool]
 
 
 # --------------------------------------------------------------------------- matching
-
-
-def _norm_locator(locator: Any) -> str:
-    """One spelling per locator, applied to both sides before the prefix test.
-
-    Full-width forms folded (NFKC), no "§", no space before "(" or around Chinese, ``Sec.5`` /
-    ``Section 5`` read as ``SEC. 5``, trailing full stops dropped, case folded, and the ordinal in
-    ``第二十一条`` / ``第21条`` written in Arabic numerals so both spellings meet.
-    """
-    text = unicodedata.normalize("NFKC", str(locator or "")).replace("§", "")
-    text = re.sub(r"\s+", " ", text).strip()
-    text = re.sub(r"\s+(?=[(\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])\s+", "", text)
-    text = re.sub(r"^(?:sec\.?|section)\s*(?=\d)", "SEC. ", text, flags=re.IGNORECASE)
-    text = _CN_ORDINAL.sub(lambda m: f"第{_cn_to_int(m.group(1))}", text)
-    return text.rstrip(".。:：").strip().casefold()
 
 
 def _norm_source(source: Any) -> str:
@@ -55,16 +41,7 @@ def _norm_source(source: Any) -> str:
 
 def _locator_matches(chunk_locator: Any, gold_locator: Any) -> bool:
     """True when ``chunk_locator`` names the gold clause or one of its sub-clauses."""
-    chunk, gold = _norm_locator(chunk_locator), _norm_locator(gold_locator)
-    if not chunk or not gold or not chunk.startswith(gold):
-        return False
-    if len(chunk) == len(gold):
-        return True
-    nxt = chunk[len(gold)]
-    if nxt == ".":
-        # only a numbered sub-clause ("4.2" -> "4.2.1"), never a trailing full stop
-        return len(chunk) > len(gold) + 1 and chunk[len(gold) + 1].isdigit()
-    return nxt in _LOCATOR_BOUNDARY
+    return locator_matches(str(chunk_locator or ""), str(gold_locator or ""))
 
 
 def _sources_match(result_source: Any, gold_source: Any) -> bool:

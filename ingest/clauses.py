@@ -251,7 +251,7 @@ def _article_locator(article: str, zhi: str | None, kuan: str | None, xiang: str
 
 
 _ARABIC_ORDINAL = re.compile(r"第(\d+)(条|款|项|章|节)")
-_BOUNDARY = "(第. "
+_BOUNDARY = "(第"
 
 
 def normalise_locator(locator: str) -> str:
@@ -273,8 +273,14 @@ def locator_matches(chunk_locator: str, gold_locator: str) -> bool:
     matches ``1926.501(b)(1)`` and ``第二十一条`` matches ``第二十一条第二款``, but ``1926.50``
     does not match ``1926.501`` and ``第十条`` does not match ``第十条之一``.
     """
-    chunk = normalise_locator(chunk_locator)
-    gold = normalise_locator(gold_locator)
+    chunk = normalise_locator(chunk_locator).casefold()
+    gold = normalise_locator(gold_locator).casefold()
     if not gold or not chunk.startswith(gold):
         return False
-    return len(chunk) == len(gold) or chunk[len(gold)] in _BOUNDARY
+    rest = chunk[len(gold) :]
+    if not rest or rest[0] in _BOUNDARY:
+        return True
+    if rest[0] == ".":  # a numbered sub-clause ("4.2" → "4.2.1"), never "1926.50" → "1926.501"
+        return rest[1:2].isdigit() and gold[-1:].isdigit()
+    # a section's appendix belongs to it; heading text ("Inspection" → "Inspection Plan") does not
+    return rest.startswith(" appendix")

@@ -92,11 +92,11 @@ def infer_meta(
     doc_type = "other"
     if fmt in ("csv", "xlsx"):
         doc_type = "records"
-    elif _LAW_TITLE.search(stem):
+    elif _LAW_TITLE.search(stem) or re.search(r"\bcfr\b|\d{4}\.\d+", source, re.I):
         doc_type = "regulation"
-    elif re.search(r"\bcfr\b|\d{4}\.\d+", source, re.I):
-        doc_type = "regulation"
-    jurisdiction = "CN" if language == "zh" else ("US" if re.search(r"cfr|osha|msha", source, re.I) else "")
+    jurisdiction = (
+        "CN" if language == "zh" else ("US" if re.search(r"cfr|osha|msha", source, re.I) else "")
+    )
     return DocMeta(
         source=source,
         title=(title or stem).strip(),

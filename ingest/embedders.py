@@ -128,8 +128,9 @@ class SentenceTransformerEmbedder(ArrayEmbeddings):
             ) from exc
         self.name = name
         self._model = SentenceTransformer(model, device="cpu")
-        dim_fn = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        dim_fn = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
         self.dim = int(dim_fn() or 0)
 

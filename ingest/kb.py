@@ -152,8 +152,12 @@ class KnowledgeBase:
     def vectors(self) -> VectorStore:
         with self._lock:
             if self._vectors is None:
-                client = self._client or make_client(self.settings.data_dir, self.settings.chroma_url)
-                store = VectorStore(client, self.settings.collection, self.embedder.name, self.embedder.dim)
+                client = self._client or make_client(
+                    self.settings.data_dir, self.settings.chroma_url
+                )
+                store = VectorStore(
+                    client, self.settings.collection, self.embedder.name, self.embedder.dim
+                )
                 if store.embedder_mismatch:
                     log.warning(
                         "collection was filled by %s; re-embedding with %s",
@@ -162,10 +166,9 @@ class KnowledgeBase:
                     )
                     store.recreate()
                     self.registry.reset_embedded()
-                elif store.stored_embedder is None or store.count() == 0:
+                elif store.count() == 0 and self.registry.chunk_count():
                     # a new or emptied store: every chunk needs its vector again
-                    if self.registry.chunk_count() and store.count() == 0:
-                        self.registry.reset_embedded()
+                    self.registry.reset_embedded()
                 self._vectors = store
             return self._vectors
 
@@ -233,7 +236,9 @@ class KnowledgeBase:
             return done
 
     def embed_hash(self, chunk: Chunk) -> str:
-        return text_hash(self.embedder_name + "\x00" + embed_text(chunk, self.settings.embed_max_chars))
+        return text_hash(
+            self.embedder_name + "\x00" + embed_text(chunk, self.settings.embed_max_chars)
+        )
 
     # -- search ----------------------------------------------------------------------
     def search(
@@ -252,7 +257,9 @@ class KnowledgeBase:
         metas = self._metas
         mask = None
         if where:
-            mask = np.fromiter((_meta_passes(m, where) for m in metas), dtype=bool, count=len(metas))
+            mask = np.fromiter(
+                (_meta_passes(m, where) for m in metas), dtype=bool, count=len(metas)
+            )
         n = max(candidates, k)
         ranked: dict[str, dict[str, int]] = {}
         if mode in ("hybrid", "lexical"):

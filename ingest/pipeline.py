@@ -83,7 +83,9 @@ def _hash_file(path: Path, max_bytes: int) -> tuple[str, int]:
     return h.hexdigest(), st.st_size
 
 
-def ingest_file(kb: KnowledgeBase, cf: CorpusFile, manifest: dict[str, dict[str, str]]) -> tuple[str, int]:
+def ingest_file(
+    kb: KnowledgeBase, cf: CorpusFile, manifest: dict[str, dict[str, str]]
+) -> tuple[str, int]:
     """Register one file. Returns (status, chunks written): status added | updated | unchanged."""
     settings = kb.settings
     source = cf.source
@@ -96,8 +98,12 @@ def ingest_file(kb: KnowledgeBase, cf: CorpusFile, manifest: dict[str, dict[str,
         content_hash, size = _hash_file(cf.path, settings.max_file_bytes)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise UnreadableDocument(f"{cf.path.name}: symbolic link loop; fix or remove the link") from exc
-        raise UnreadableDocument(f"{cf.path.name}: cannot read ({exc.strerror}); check permissions") from exc
+            raise UnreadableDocument(
+                f"{cf.path.name}: symbolic link loop; fix or remove the link"
+            ) from exc
+        raise UnreadableDocument(
+            f"{cf.path.name}: cannot read ({exc.strerror}); check permissions"
+        ) from exc
     previous = kb.registry.document_hash(source)
     if previous == content_hash:
         return "unchanged", 0
@@ -179,7 +185,9 @@ def run_ingest(
     return report
 
 
-def prune_vanished(kb: KnowledgeBase, paths: list[Path], roots: list[Path], seen: set[str]) -> list[str]:
+def prune_vanished(
+    kb: KnowledgeBase, paths: list[Path], roots: list[Path], seen: set[str]
+) -> list[str]:
     """Drop documents whose file is gone, among those under the walked folders."""
     removed = []
     walked = [p.absolute() for p in paths if p.is_dir()]

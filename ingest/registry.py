@@ -194,7 +194,9 @@ class Registry:
 
     def remove_document(self, doc_id: str) -> int:
         with self.transaction() as db:
-            ids = [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE doc_id=?", (doc_id,))]
+            ids = [
+                r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE doc_id=?", (doc_id,))
+            ]
             db.executemany("INSERT OR IGNORE INTO vector_deletes VALUES (?)", [(i,) for i in ids])
             db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
             db.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
@@ -279,9 +281,7 @@ class Registry:
     def mark_embedded(self, items: list[tuple[str, str]]) -> None:
         """Mark (chunk_id, embed_hash) pairs as embedded, unless the chunk changed meanwhile."""
         with self.transaction() as db:
-            db.executemany(
-                "UPDATE chunks SET embedded=1 WHERE chunk_id=? AND embed_hash=?", items
-            )
+            db.executemany("UPDATE chunks SET embedded=1 WHERE chunk_id=? AND embed_hash=?", items)
 
     def reset_embedded(self) -> None:
         """Every chunk needs a new vector (the embedder changed)."""

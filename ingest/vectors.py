@@ -66,11 +66,11 @@ class VectorStore:
         )
         self.stored_embedder = self.embedder_name
 
-    def upsert(self, ids: list[str], vectors: np.ndarray, texts: list[str], metas: list[dict]) -> None:
+    def upsert(
+        self, ids: list[str], vectors: np.ndarray, texts: list[str], metas: list[dict]
+    ) -> None:
         if ids:
-            self.collection.upsert(
-                ids=ids, embeddings=vectors, documents=texts, metadatas=metas
-            )
+            self.collection.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metas)
 
     def delete(self, ids: list[str]) -> None:
         for i in range(0, len(ids), 1000):

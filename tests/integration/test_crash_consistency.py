@@ -48,7 +48,9 @@ def _ingest(data: Path, corpus: Path) -> subprocess.Popen:
 
 
 def _snapshot(data: Path, corpus: Path) -> tuple[dict[str, str], set[str], int]:
-    kb = open_kb(Settings(data_dir=data, corpus=[corpus], embedder="hashing"), embedder=HashingEmbedder())
+    kb = open_kb(
+        Settings(data_dir=data, corpus=[corpus], embedder="hashing"), embedder=HashingEmbedder()
+    )
     chunks = kb.registry.chunks([cid for cid, _ in kb.registry.all_meta()])
     vectors = set(kb.vectors.all_ids())
     pending = kb.registry.pending_count()
@@ -63,10 +65,16 @@ def test_repeated_kill_9_then_rerun_gives_exactly_the_clean_result(tmp_path, sha
     shutil.copy(shared_corpus / "manifest.csv", corpus / "manifest.csv")
 
     clean = tmp_path / "clean"
-    assert subprocess.run(
-        [sys.executable, "-m", "api.cli", "ingest"], env=_env(clean, corpus), cwd=REPO,
-        capture_output=True, check=False,
-    ).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "api.cli", "ingest"],
+            env=_env(clean, corpus),
+            cwd=REPO,
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
     want_chunks, want_vectors, _ = _snapshot(clean, corpus)
     assert want_chunks and set(want_chunks) == want_vectors
 

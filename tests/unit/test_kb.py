@@ -72,14 +72,32 @@ def register(kb, meta: DocMeta, items: list[tuple[str, str]], content_hash: str 
 
 
 LAW_ITEMS = [
-    ("第二十一条", "第二十一条 生产经营单位的主要负责人对本单位安全生产工作负有下列职责：建立健全全员安全生产责任制。"),
-    ("第二十八条", "第二十八条 生产经营单位应当对从业人员进行安全生产教育和培训，未经安全生产教育和培训合格的从业人员，不得上岗作业。"),
-    ("第四十一条", "第四十一条 生产经营单位应当建立安全风险分级管控制度，按照安全风险分级采取相应的管控措施。"),
+    (
+        "第二十一条",
+        "第二十一条 生产经营单位的主要负责人对本单位安全生产工作负有下列职责：建立健全全员安全生产责任制。",
+    ),
+    (
+        "第二十八条",
+        "第二十八条 生产经营单位应当对从业人员进行安全生产教育和培训，未经安全生产教育和培训合格的从业人员，不得上岗作业。",
+    ),
+    (
+        "第四十一条",
+        "第四十一条 生产经营单位应当建立安全风险分级管控制度，按照安全风险分级采取相应的管控措施。",
+    ),
 ]
 CFR_ITEMS = [
-    ("1926.501(b)(1)", "(1) Unprotected sides and edges. Each employee on a walking/working surface with an unprotected side or edge which is 6 feet or more above a lower level shall be protected from falling by the use of guardrail systems."),
-    ("1926.502(d)", "(d) Personal fall arrest systems. Personal fall arrest systems and their use shall comply with the provisions set forth below."),
-    ("1926.502(b)", "(b) Guardrail systems. Top edge height of top rails shall be 42 inches plus or minus 3 inches above the walking/working level."),
+    (
+        "1926.501(b)(1)",
+        "(1) Unprotected sides and edges. Each employee on a walking/working surface with an unprotected side or edge which is 6 feet or more above a lower level shall be protected from falling by the use of guardrail systems.",
+    ),
+    (
+        "1926.502(d)",
+        "(d) Personal fall arrest systems. Personal fall arrest systems and their use shall comply with the provisions set forth below.",
+    ),
+    (
+        "1926.502(b)",
+        "(b) Guardrail systems. Top edge height of top rails shall be 42 inches plus or minus 3 inches above the walking/working level.",
+    ),
 ]
 
 
@@ -130,7 +148,9 @@ def test_jurisdiction_filter_includes_local_jurisdictions(filled):
 
 @pytest.mark.parametrize("mode", ["lexical", "dense"])
 def test_industry_and_language_filters(filled, mode):
-    hits = filled.search("protection falling guardrail 培训", k=10, where={"industries": "construction"}, mode=mode)
+    hits = filled.search(
+        "protection falling guardrail 培训", k=10, where={"industries": "construction"}, mode=mode
+    )
     assert hits and all(h.chunk.source == CFR.source for h in hits)
     zh = filled.search("guardrail 培训", k=10, where={"language": "zh"}, mode=mode)
     assert zh and all(h.chunk.language == "zh" for h in zh)
@@ -142,7 +162,13 @@ def test_unknown_filter_key_lists_the_valid_ones(filled):
 
 
 def test_changed_document_replaces_chunks_and_retires_vectors(filled):
-    register(filled, CFR, CFR_ITEMS[:1] + [("1926.503(a)", "(a) Training program. The employer shall provide a training program.")], content_hash="h2")
+    register(
+        filled,
+        CFR,
+        CFR_ITEMS[:1]
+        + [("1926.503(a)", "(a) Training program. The employer shall provide a training program.")],
+        content_hash="h2",
+    )
     assert filled.registry.pending_count() == 1  # the unchanged chunk keeps its vector
     filled.sync_vectors()
     ids = set(filled.vectors.all_ids())

@@ -64,7 +64,10 @@ def test_changed_file_replaces_its_chunks_and_only_new_text_is_embedded(kb, corp
     text = path.read_text(encoding="utf-8")
     assert "第四十一条 生产经营单位应当建立安全风险分级管控制度" in text
     path.write_text(
-        text.replace("第四十一条 生产经营单位应当建立安全风险分级管控制度", "第四十一条 生产经营单位必须建立安全风险分级管控制度"),
+        text.replace(
+            "第四十一条 生产经营单位应当建立安全风险分级管控制度",
+            "第四十一条 生产经营单位必须建立安全风险分级管控制度",
+        ),
         encoding="utf-8",
     )
     report = run_ingest(kb)
@@ -102,7 +105,9 @@ def test_a_bad_file_is_reported_and_loses_nothing_else(kb, corpus):
 def test_size_limit_is_a_setting(kb, corpus):
     kb.settings.max_file_mb = 0.005  # 5 KB: every file here is larger
     report = run_ingest(kb)
-    assert {f.source: f.code for f in report.failed} == dict.fromkeys([LAW, HTML, COAL], "too_large")
+    assert {f.source: f.code for f in report.failed} == dict.fromkeys(
+        [LAW, HTML, COAL], "too_large"
+    )
     assert all("ANQUAN_MAX_FILE_MB" in f.reason for f in report.failed)
     assert kb.registry.chunk_count() == 0
 
