@@ -9,7 +9,9 @@ registered; dense results join as vectors fill in (``sync_vectors``).
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,8 @@ class Hit:
     score: float
     #: which rankers found it and at which rank (1-based), for explanations and evals
     ranks: dict[str, int] = field(default_factory=dict)
+    #: other documents holding the same text (a law and its copy in another collection)
+    also_in: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         c = self.chunk
@@ -54,7 +58,14 @@ class Hit:
             "text": c.text,
             "heading_path": c.heading_path,
             "chunk_id": c.chunk_id,
+            "also_in": self.also_in,
         }
+
+
+def _dedupe_key(text: str) -> str:
+    """Text with width, spacing and punctuation differences removed: copies compare equal."""
+    folded = unicodedata.normalize("NFKC", text).replace("\\n", "")
+    return re.sub(r"[\W_]+", "", folded).casefold()[:400]
 
 
 def embed_text(chunk: Chunk, max_chars: int) -> str:
@@ -279,9 +290,23 @@ class KnowledgeBase:
             for cid in self._clause_matches(query, index, metas, mask):
                 fused[cid] = fused.get(cid, 0.0) + 1.0
                 ranked.setdefault(cid, {})["clause"] = 1
-        best = sorted(fused, key=lambda c: -fused[c])[:k]
-        chunks = self.registry.chunks(best)
-        return [Hit(chunks[c], fused[c], ranked[c]) for c in best if c in chunks]
+        order = sorted(fused, key=lambda c: -fused[c])[: k * 2]
+        chunks = self.registry.chunks(order)
+        hits: list[Hit] = []
+        seen: dict[str, Hit] = {}
+        for cid in order:
+            if cid not in chunks:
+                continue
+            key = _dedupe_key(chunks[cid].text)
+            if key in seen:  # the same clause in another copy of the law: one slot, both named
+                seen[key].also_in.append(chunks[cid].source)
+                continue
+            hit = Hit(chunks[cid], fused[cid], ranked[cid])
+            seen[key] = hit
+            hits.append(hit)
+            if len(hits) == k:
+                break
+        return hits
 
     def _dense(
         self, query: str, n: int, where: dict[str, str], index: LexicalIndex, mask

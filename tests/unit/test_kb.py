@@ -239,3 +239,47 @@ def test_stats_group_documents_and_chunks(filled):
     assert stats["documents"] == 3 and stats["chunks"] == 7
     assert stats["by"]["jurisdiction"]["CN-BJ"] == {"documents": 1, "chunks": 1}
     assert stats["by"]["language"]["zh"]["chunks"] == 4
+
+
+def test_copies_of_a_clause_take_one_slot_and_name_each_other(kb):
+    copy = DocMeta(
+        source="regulations/cn-coal/19-中华人民共和国矿山安全法.txt",
+        title="中华人民共和国矿山安全法",
+        doc_type="law",
+        jurisdiction="CN",
+        language="zh",
+    )
+    mine = DocMeta(
+        source="regulations/cn/矿山安全法(2009-08-27).md",
+        title="中华人民共和国矿山安全法",
+        doc_type="law",
+        jurisdiction="CN",
+        language="zh",
+    )
+    register(
+        kb,
+        mine,
+        [
+            (
+                "第二十六条",
+                "第二十六条 矿山企业必须对职工进行安全教育、培训；未经安全教育、培训的，不得上岗作业。",
+            )
+        ],
+    )
+    register(
+        kb,
+        copy,
+        [
+            (
+                "第二十六条",
+                "第二十六条矿山企业必须对职工进行安全教育、培训；未经安全教育、培训的，不得上岗作业。\\n",
+            )
+        ],
+    )
+    register(kb, LAW, LAW_ITEMS)
+    kb.sync_vectors()
+    hits = kb.search("矿山企业 安全教育 培训 上岗作业", k=5)
+    mining = [h for h in hits if "矿山" in h.chunk.title]
+    assert len(mining) == 1
+    assert {mining[0].chunk.source, *mining[0].also_in} == {mine.source, copy.source}
+    assert mining[0].to_dict()["also_in"] == mining[0].also_in
