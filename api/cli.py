@@ -6,13 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from ingest.errors import AnquanError, ConfigError
 from ingest.settings import Settings
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's default exit code is 2 already
+    def error(self, message: str) -> NoReturn:  # argparse's default exit code is 2 already
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 

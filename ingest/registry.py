@@ -89,7 +89,7 @@ class Registry:
         rows = self._query("SELECT value FROM kv WHERE key=?", (key,))
         return rows[0][0] if rows else default
 
-    def set(self, key: str, value: str) -> None:
+    def put(self, key: str, value: str) -> None:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO kv VALUES (?,?)", (key, value))
 
