@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ingest.clauses import find_clause_refs, locator_matches
+from ingest.cues import query_cues
 from ingest.embedders import ArrayEmbeddings, CachedEmbeddings, make_embedder, text_hash
 from ingest.errors import ConfigError
 from ingest.lexical import LexicalIndex, tokenize
@@ -123,6 +124,9 @@ def _meta_passes(meta: dict[str, Any], where: dict[str, str]) -> bool:
                 return False
         elif key == "source":
             if not have.startswith(want):
+                return False
+        elif key == "doc_type":  # "accident" covers accident_records and accident_report
+            if not (have == want or have.startswith(want + "_")):
                 return False
         elif have != want:
             return False
@@ -260,6 +264,7 @@ class KnowledgeBase:
         mode: SearchMode = "hybrid",
         clause_boost: bool = True,
         candidates: int = 60,
+        cue: bool = True,
     ) -> list[Hit]:
         where = parse_where(where)
         if not query.strip():
@@ -273,18 +278,33 @@ class KnowledgeBase:
             )
         n = max(candidates, k)
         ranked: dict[str, dict[str, int]] = {}
-        if mode in ("hybrid", "lexical"):
-            scores = index.scores(tokenize(query, for_query=True))
-            if mask is not None:
-                scores = np.where(mask, scores, 0.0)
-            top = np.argsort(-scores)[:n]
-            for rank, i in enumerate((i for i in top if scores[i] > 0), start=1):
-                ranked.setdefault(index.ids[i], {})["lexical"] = rank
-        if mode in ("hybrid", "dense"):
-            for rank, cid in enumerate(self._dense(query, n, where, index, mask), start=1):
-                ranked.setdefault(cid, {})["dense"] = rank
+        weights: dict[str, float] = {}
+        cues = {key: v for key, v in query_cues(query).items() if key not in where} if cue else {}
+        runs = [("", where, mask, 0.5 if cues else 1.0)]
+        if cues:
+            sub = {**where, **cues}
+            sub_mask = np.fromiter(
+                (_meta_passes(m, sub) for m in metas), dtype=bool, count=len(metas)
+            )
+            runs.append(("cue-", sub, sub_mask, 1.0))
+        for prefix, run_where, run_mask, weight in runs:
+            if mode in ("hybrid", "lexical"):
+                scores = index.scores(tokenize(query, for_query=True))
+                if run_mask is not None:
+                    scores = np.where(run_mask, scores, 0.0)
+                top = np.argsort(-scores)[:n]
+                for rank, i in enumerate((i for i in top if scores[i] > 0), start=1):
+                    ranked.setdefault(index.ids[i], {})[prefix + "lexical"] = rank
+                weights[prefix + "lexical"] = weight
+            if mode in ("hybrid", "dense"):
+                for rank, cid in enumerate(
+                    self._dense(query, n, run_where, index, run_mask), start=1
+                ):
+                    ranked.setdefault(cid, {})[prefix + "dense"] = rank
+                weights[prefix + "dense"] = weight
         fused = {
-            cid: sum(1.0 / (RRF_K + r) for r in ranks.values()) for cid, ranks in ranked.items()
+            cid: sum(weights[name] / (RRF_K + r) for name, r in ranks.items())
+            for cid, ranks in ranked.items()
         }
         if clause_boost:
             for cid in self._clause_matches(query, index, metas, mask):
@@ -340,7 +360,11 @@ class KnowledgeBase:
                 clauses.append({"jurisdiction": {"$in": allowed}})
             elif key == "industries":
                 clauses.append({f"ind_{value}": True})
-            elif key in ("doc_type", "language", "normative"):
+            elif key == "doc_type":
+                known = sorted({str(m.get("doc_type")) for m in self._metas})
+                allowed = [d for d in known if d == value or d.startswith(value + "_")] or [value]
+                clauses.append({"doc_type": {"$in": allowed}})
+            elif key in ("language", "normative"):
                 clauses.append({key: value})
         if not clauses:
             return None

@@ -283,3 +283,20 @@ def test_copies_of_a_clause_take_one_slot_and_name_each_other(kb):
     assert len(mining) == 1
     assert {mining[0].chunk.source, *mining[0].also_in} == {mine.source, copy.source}
     assert mining[0].to_dict()["also_in"] == mining[0].also_in
+
+
+def test_a_question_about_us_rules_in_chinese_reaches_english_clauses(filled):
+    plain = filled.search("护栏 guardrail 培训", k=3, mode="lexical", cue=False)
+    cued = filled.search("美国 护栏 guardrail 培训", k=3, mode="lexical")
+    assert cued[0].chunk.jurisdiction == "US"
+    assert "cue-lexical" in cued[0].ranks and "cue-lexical" not in plain[0].ranks
+
+
+def test_doc_type_filter_covers_its_subtypes(kb):
+    for i, doc_type in enumerate(("accident_records", "accident_report", "regulation")):
+        meta = DocMeta(source=f"a{i}.md", title=f"t{i}", doc_type=doc_type, language="en")
+        register(kb, meta, [("x", f"worker fell from a ladder {i}")])
+    kb.sync_vectors()
+    for mode in ("lexical", "dense"):
+        hits = kb.search("worker fell ladder", k=5, where={"doc_type": "accident"}, mode=mode)
+        assert sorted(h.chunk.doc_type for h in hits) == ["accident_records", "accident_report"]
