@@ -21,9 +21,12 @@ _CN = re.compile(
     re.IGNORECASE,
 )
 _ACCIDENT = re.compile(
-    r"事故(?:记录|案例|报告)|(?:有没有|有无|是否有).{0,40}(?:事故|受伤|死亡|伤亡)"
+    r"事故(?:记录|案例|报告|经过)|(?:有没有|有无|是否有).{0,40}(?:事故|受伤|死亡|伤亡)"
+    r"|怎么回事|怎么发生|发生了什么|什么原因导致"
     r"|\b(?:accident|incident|fatality|injury) (?:record|report|case)s?\b"
-    r"|\b(?:is there|was there|any) (?:a |an )?(?:case|record|accident|incident)\b",
+    r"|\b(?:is there|was there|any) (?:a |an )?(?:case|record|accident|incident)\b"
+    r"|\bfind the (?:accident|incident|case|record)\b|\bwhat happened\b|\bwhat caused (?:it|this|that)\b"
+    r"|\bhas (?:a|an|any) .{0,80}\bever\b",
     re.IGNORECASE,
 )
 

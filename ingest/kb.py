@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SearchMode = Literal["hybrid", "lexical", "dense"]
 FILTER_KEYS = ("jurisdiction", "doc_type", "language", "industries", "source", "normative")
 RRF_K = 60
+#: weight of accident records in a question that does not ask for one
+RECORD_WEIGHT = 0.5
 
 
 @dataclass
@@ -306,6 +308,13 @@ class KnowledgeBase:
             cid: sum(weights[name] / (RRF_K + r) for name, r in ranks.items())
             for cid, ranks in ranked.items()
         }
+        if "doc_type" not in where and "doc_type" not in cues:
+            # rules answer questions; accident narratives share their words and would crowd them
+            # out, so records count half unless the question asks for one (see ingest.cues)
+            for cid in fused:
+                pos = index.position(cid)
+                if pos is not None and str(metas[pos].get("doc_type", "")).startswith("accident"):
+                    fused[cid] *= RECORD_WEIGHT
         if clause_boost:
             for cid in self._clause_matches(query, index, metas, mask):
                 fused[cid] = fused.get(cid, 0.0) + 1.0

@@ -300,3 +300,21 @@ def test_doc_type_filter_covers_its_subtypes(kb):
     for mode in ("lexical", "dense"):
         hits = kb.search("worker fell ladder", k=5, where={"doc_type": "accident"}, mode=mode)
         assert sorted(h.chunk.doc_type for h in hits) == ["accident_records", "accident_report"]
+
+
+def test_accident_records_yield_to_rules_unless_the_question_asks_for_one(kb):
+    rule = DocMeta(source="rule.md", title="Ladders", doc_type="regulation", language="en")
+    record = DocMeta(
+        source="acc.csv", title="Accidents", doc_type="accident_records", language="en"
+    )
+    register(
+        kb, rule, [("1926.1053(b)(13)", "The top of a stepladder shall not be used as a step.")]
+    )
+    register(
+        kb, record, [("17", "Employee stood on the top of a stepladder used as a step and fell.")]
+    )
+    kb.sync_vectors()
+    asks_rule = kb.search("can a worker use the top of a stepladder as a step", k=2)
+    assert asks_rule[0].chunk.source == "rule.md"
+    asks_case = kb.search("is there an accident record of a worker on the top of a stepladder", k=2)
+    assert asks_case[0].chunk.source == "acc.csv"
