@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ingest.clauses import find_clause_refs, locator_matches
+from ingest.clauses import find_clause_refs, locator_matches, normalise_locator
 from ingest.cues import query_cues
 from ingest.embedders import ArrayEmbeddings, CachedEmbeddings, make_embedder, text_hash
 from ingest.errors import ConfigError
@@ -147,6 +147,8 @@ class KnowledgeBase:
         self._vectors: VectorStore | None = None
         self._lexical: LexicalIndex | None = None
         self._metas: list[dict[str, Any]] = []
+        self._locators: list[str] = []
+        self._masks: dict[tuple, np.ndarray] = {}
         self._lex_generation = -1
         self._lock = threading.RLock()
         self._sync_lock = threading.Lock()
@@ -212,6 +214,11 @@ class KnowledgeBase:
                     log.warning("could not save the lexical index: %s", exc)
             metas = dict(self.registry.all_meta())
             self._metas = [metas[i] for i in index.ids]
+            # normalised once per generation: clause look-ups and filters run on every query
+            self._locators = [
+                normalise_locator(str(m.get("locator") or "")).casefold() for m in self._metas
+            ]
+            self._masks: dict[tuple, np.ndarray] = {}
             self._lexical, self._lex_generation = index, gen
             return index
 
@@ -273,11 +280,7 @@ class KnowledgeBase:
             return []
         index = self.lexical()
         metas = self._metas
-        mask = None
-        if where:
-            mask = np.fromiter(
-                (_meta_passes(m, where) for m in metas), dtype=bool, count=len(metas)
-            )
+        mask = self._mask(where) if where else None
         n = max(candidates, k)
         ranked: dict[str, dict[str, int]] = {}
         weights: dict[str, float] = {}
@@ -285,10 +288,7 @@ class KnowledgeBase:
         runs = [("", where, mask, 0.5 if cues else 1.0)]
         if cues:
             sub = {**where, **cues}
-            sub_mask = np.fromiter(
-                (_meta_passes(m, sub) for m in metas), dtype=bool, count=len(metas)
-            )
-            runs.append(("cue-", sub, sub_mask, 1.0))
+            runs.append(("cue-", sub, self._mask(sub), 1.0))
         for prefix, run_where, run_mask, weight in runs:
             if mode in ("hybrid", "lexical"):
                 scores = index.scores(tokenize(query, for_query=True))
@@ -336,6 +336,20 @@ class KnowledgeBase:
             if len(hits) == k:
                 break
         return hits
+
+    def _mask(self, where: dict[str, str]) -> np.ndarray:
+        """Which chunks pass a filter, memoised until the chunk set changes."""
+        key = tuple(sorted(where.items()))
+        mask = self._masks.get(key)
+        if mask is None:
+            metas = self._metas
+            mask = np.fromiter(
+                (_meta_passes(m, where) for m in metas), dtype=bool, count=len(metas)
+            )
+            if len(self._masks) > 256:
+                self._masks.clear()
+            self._masks[key] = mask
+        return mask
 
     def _dense(
         self, query: str, n: int, where: dict[str, str], index: LexicalIndex, mask
@@ -386,11 +400,12 @@ class KnowledgeBase:
             return []
         out: list[str] = []
         for ref in refs:
-            for pos, meta in enumerate(metas):
-                if mask is not None and not mask[pos]:
+            prefix = normalise_locator(ref.locator).casefold()
+            for pos, loc in enumerate(self._locators):
+                if not loc.startswith(prefix) or (mask is not None and not mask[pos]):
                     continue
-                loc = str(meta.get("locator") or "")
-                if not loc or not locator_matches(loc, ref.locator):
+                meta = metas[pos]
+                if not locator_matches(str(meta.get("locator") or ""), ref.locator):
                     continue
                 if ref.doc_hint and ref.doc_hint not in str(meta.get("title", "")) + str(
                     meta.get("source", "")

@@ -60,7 +60,7 @@ def _snapshot(data: Path, corpus: Path) -> tuple[dict[str, str], set[str], int]:
 
 def test_repeated_kill_9_then_rerun_gives_exactly_the_clean_result(tmp_path, shared_corpus):
     corpus = tmp_path / "corpus"
-    for rel in ("regulations/cn", "regulations/us/29cfr1910"):
+    for rel in ("regulations/cn-coal", "regulations/cn-local", "regulations/us/29cfr1910"):
         shutil.copytree(shared_corpus / rel, corpus / rel)
     shutil.copy(shared_corpus / "manifest.csv", corpus / "manifest.csv")
 
@@ -81,16 +81,16 @@ def test_repeated_kill_9_then_rerun_gives_exactly_the_clean_result(tmp_path, sha
     crashed = tmp_path / "crashed"
     rng = random.Random(20261130)
     kills = 0
-    for _ in range(6):
+    for _ in range(5):
         proc = _ingest(crashed, corpus)
-        time.sleep(rng.uniform(0.8, 6.0))
+        time.sleep(rng.uniform(0.5, 5.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-        # between crashes the store is never half a document: whatever is registered is whole
-        got, vectors, _ = _snapshot(crashed, corpus)
-        assert vectors <= set(got) | vectors  # vectors may lag (orphans are settled next run)
+        # between crashes no document is half-registered (checked in _snapshot); vectors may lag
+        # or outlive their chunks until the next run settles them
+        _snapshot(crashed, corpus)
     assert kills >= 3, "the runs finished before they could be killed; lengthen the corpus"
 
     final = _ingest(crashed, corpus)
