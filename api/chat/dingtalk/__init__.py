@@ -1,0 +1,1 @@
+"""DingTalk enterprise robot, HTTP callback mode; replies through the message's sessionWebhook."""

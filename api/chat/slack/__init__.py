@@ -1,0 +1,1 @@
+"""Slack app: Events API (mentions, DMs), the ``/anquan`` slash command and 👍/👎 buttons."""

@@ -1,0 +1,1 @@
+"""Microsoft Teams bot (Bot Framework): JWT-checked activities, proactive replies to serviceUrl."""
