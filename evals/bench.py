@@ -130,7 +130,9 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         ]
         chunks = kb.registry.chunks(sample_ids)
         texts = [
-            embed_text(chunks[c], bench_settings.embed_max_chars) for c in sample_ids if c in chunks
+            embed_text(chunks[c], bench_settings.embed_max_chars, bench_settings.embed_record_chars)
+            for c in sample_ids
+            if c in chunks
         ]
         all_chunks: list[Chunk] = list(kb.registry.chunks([c for c, _ in metas]).values())
         raw = make_embedder(settings.embedder)
@@ -142,7 +144,8 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         raw_rate_sample = len(texts) / (time.perf_counter() - t2)
         # the sample's texts may be shorter or longer than the whole: scale by characters
         mean_all = statistics.mean(
-            len(embed_text(c, bench_settings.embed_max_chars)) for c in all_chunks
+            len(embed_text(c, bench_settings.embed_max_chars, bench_settings.embed_record_chars))
+            for c in all_chunks
         )
         mean_sample = statistics.mean(len(t) for t in texts)
         raw_rate = raw_rate_sample * mean_sample / mean_all

@@ -210,6 +210,7 @@ class CachedEmbeddings(ArrayEmbeddings):
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self._queries: dict[str, np.ndarray] = {}
 
     def cached(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         hashes = [text_hash(t) for t in texts]
@@ -247,7 +248,20 @@ class CachedEmbeddings(ArrayEmbeddings):
         return out
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed_queries(texts)
+        """Query vectors, remembered for the last few hundred queries (a search may run
+        its dense ranker twice, and people repeat questions)."""
+        texts = list(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if missing:
+            for t, v in zip(missing, self.inner.embed_queries(missing), strict=True):
+                self._queries[t] = v
+            while len(self._queries) > 512:
+                self._queries.pop(next(iter(self._queries)))
+        return (
+            np.vstack([self._queries[t] for t in texts])
+            if texts
+            else np.zeros((0, self.dim), np.float32)
+        )
 
     def close(self) -> None:
         self._db.close()

@@ -36,6 +36,8 @@ FILTER_KEYS = ("jurisdiction", "doc_type", "language", "industries", "source", "
 RRF_K = 60
 #: weight of accident records in a question that does not ask for one
 RECORD_WEIGHT = 0.5
+#: weight of the lexical ranking against the dense one in the fusion (tuned on the dev set)
+LEXICAL_WEIGHT = 1.0
 
 
 @dataclass
@@ -71,15 +73,14 @@ def _dedupe_key(text: str) -> str:
     return re.sub(r"[\W_]+", "", folded).casefold()[:400]
 
 
-def embed_text(chunk: Chunk, max_chars: int) -> str:
+def embed_text(chunk: Chunk, max_chars: int, record_chars: int = 320) -> str:
     """What the embedder sees: the document title, then the chunk, cut to ``max_chars``.
 
-    Records (accident narratives) get two thirds of the budget: their title and first
-    sentences carry the hazard, and there are thousands of them (embedding cost grows
-    with length; see the README's measurements).
+    Accident records get ``record_chars``: their title and first sentences carry the hazard,
+    and there are thousands of them (embedding cost grows with length; README, "Embedders").
     """
     if "record" in chunk.doc_type or "#" in chunk.source:
-        return chunk.text[: max_chars * 2 // 3]
+        return chunk.text[:record_chars]
     head = chunk.title if chunk.title and chunk.title not in chunk.text[:200] else ""
     text = f"{head}\n{chunk.text}" if head else chunk.text
     return text[:max_chars]
@@ -188,6 +189,10 @@ class KnowledgeBase:
                 elif store.count() == 0 and self.registry.chunk_count():
                     # a new or emptied store: every chunk needs its vector again
                     self.registry.reset_embedded()
+                elif self.registry.get("embed_recipe") not in (None, self.embed_recipe):
+                    log.warning("embedding settings changed; re-embedding changed texts")
+                    self.registry.reset_embedded()
+                self.registry.put("embed_recipe", self.embed_recipe)
                 self._vectors = store
             return self._vectors
 
@@ -218,7 +223,7 @@ class KnowledgeBase:
             self._locators = [
                 normalise_locator(str(m.get("locator") or "")).casefold() for m in self._metas
             ]
-            self._masks: dict[tuple, np.ndarray] = {}
+            self._masks = {}
             self._lexical, self._lex_generation = index, gen
             return index
 
@@ -245,7 +250,7 @@ class KnowledgeBase:
                 if not rows:
                     break
                 chunks = [Chunk.from_store(cid, text, meta) for cid, text, _, meta in rows]
-                texts = [embed_text(c, self.settings.embed_max_chars) for c in chunks]
+                texts = [self._embed_text(c) for c in chunks]
                 vecs = self.embedder.embed_passages(texts)
                 store.upsert(
                     [r[0] for r in rows],
@@ -259,10 +264,18 @@ class KnowledgeBase:
                     progress(done, total)
             return done
 
+    def _embed_text(self, chunk: Chunk) -> str:
+        return embed_text(chunk, self.settings.embed_max_chars, self.settings.embed_record_chars)
+
+    @property
+    def embed_recipe(self) -> str:
+        """What a vector depends on besides the text; a change re-embeds (the cache keeps
+        whatever text is unchanged)."""
+        s = self.settings
+        return f"{self.embedder_name}|{s.embed_max_chars}|{s.embed_record_chars}"
+
     def embed_hash(self, chunk: Chunk) -> str:
-        return text_hash(
-            self.embedder_name + "\x00" + embed_text(chunk, self.settings.embed_max_chars)
-        )
+        return text_hash(self.embedder_name + "\x00" + self._embed_text(chunk))
 
     # -- search ----------------------------------------------------------------------
     def search(
@@ -297,7 +310,7 @@ class KnowledgeBase:
                 top = np.argsort(-scores)[:n]
                 for rank, i in enumerate((i for i in top if scores[i] > 0), start=1):
                     ranked.setdefault(index.ids[i], {})[prefix + "lexical"] = rank
-                weights[prefix + "lexical"] = weight
+                weights[prefix + "lexical"] = weight * LEXICAL_WEIGHT
             if mode in ("hybrid", "dense"):
                 for rank, cid in enumerate(
                     self._dense(query, n, run_where, index, run_mask), start=1

@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     #: e5-small-q4 | minilm | use-m3 | hashing | st:<model id or path>
     embedder: str = "e5-small-q4"
     #: characters of a chunk given to the embedder (cost on CPU grows with length)
-    embed_max_chars: int = 480
+    embed_max_chars: int = 1400
+    #: characters of an accident record given to the embedder (its title and first sentences)
+    embed_record_chars: int = 320
     embed_batch_size: int = 32
     #: where embeddings are cached by text hash; default ``<data_dir>/embed_cache.sqlite``
     embed_cache: Path | None = None

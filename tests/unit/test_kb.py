@@ -8,7 +8,7 @@ import pytest
 
 from ingest.embedders import HashingEmbedder
 from ingest.errors import ConfigError
-from ingest.kb import open_kb
+from ingest.kb import embed_text, open_kb
 from ingest.lexical import tokenize
 from ingest.models import Chunk, DocMeta, make_chunk_id
 
@@ -318,3 +318,21 @@ def test_accident_records_yield_to_rules_unless_the_question_asks_for_one(kb):
     assert asks_rule[0].chunk.source == "rule.md"
     asks_case = kb.search("is there an accident record of a worker on the top of a stepladder", k=2)
     assert asks_case[0].chunk.source == "acc.csv"
+
+
+def test_changed_embedding_settings_re_embed_only_changed_texts(filled, settings):
+    chunks = list(filled.registry.chunks([c for c, _ in filled.registry.all_meta()]).values())
+    filled.close()
+    changed = sum(embed_text(c, 1400) != embed_text(c, 40) for c in chunks)
+    assert 0 < changed < len(chunks)
+    settings.embed_max_chars = 40
+    again = open_kb(settings, embedder=HashingEmbedder())
+    assert again.vectors is not None
+    assert again.registry.pending_count() == 7
+    misses = again.embedder.misses
+    again.sync_vectors()
+    assert again.embedder.misses - misses == changed  # unchanged texts come from the cache
+    again.close()
+    third = open_kb(settings, embedder=HashingEmbedder())
+    assert third.vectors is not None and third.registry.pending_count() == 0
+    third.close()
