@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     #: e5-small-q4 | minilm | use-m3 | hashing | st:<model id or path>
     embedder: str = "e5-small-q4"
     #: characters of a chunk given to the embedder (cost on CPU grows with length)
-    embed_max_chars: int = 1400
+    embed_max_chars: int = 480
     #: characters of an accident record given to the embedder (its title and first sentences)
     embed_record_chars: int = 320
     embed_batch_size: int = 32
@@ -59,8 +59,9 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 320
     llm_temperature: float = 0.1
     llm_timeout_s: float = 180.0
-    #: passage tokens given to a model; prefill (~50 tok/s on 2 cores) is most of the wait
-    answer_context_tokens: int = 700
+    #: passage tokens given to a local model: prefill (~50 tokens/s for the 1.5B on 2 cores) is
+    #: most of the wait, and 450 holds the best two or three clauses (most are 60-250 tokens)
+    answer_context_tokens: int = 450
     #: passage tokens given to a remote model (``llm=openai``), where prefill is cheap
     answer_context_tokens_remote: int = 2400
     #: most passages an answer can rest on
