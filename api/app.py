@@ -1,20 +1,42 @@
-"""The HTTP service: ``create_app`` builds its parts once, in the lifespan."""
+"""The HTTP service: ``create_app`` builds its parts once, in the lifespan.
+
+Parts given to the factory (a knowledge base, an assistant, settings) are used as they are,
+which is how tests run the service on a small knowledge base; missing ones are built from
+the settings at start-up and kept on ``app.state``. Models load in a background thread, so the
+service answers ``/healthz`` at once and ``/readyz`` says when it can work.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from ingest.errors import AnquanError, ConfigError
-from ingest.kb import KnowledgeBase, open_kb, parse_where
+from api import openai_compat
+from api.auth import KeyStore, RateLimiter
+from api.config import ApiSettings
+from api.errors import install_error_handlers
+from api.feedback import FeedbackStore
+from api.routes import ask, checklists, documents, health, search, web
+from api.routes import inspections as inspection_routes
+from api.uploads import Uploads
+from assistant.answer import Assistant
+from assistant.inspections import Inspections
+from ingest.kb import KnowledgeBase, open_kb
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
+
+DESCRIPTION = """Production-safety knowledge base: answers cited to the clause, search,
+inspection checklists, inspection records, and the document library.
+
+Send an API key as `Authorization: Bearer <key>` (or `X-API-Key`) when the service has keys;
+a service on 127.0.0.1 without keys serves its local user. Every error has one shape:
+`{"error": {"code", "message", "details"}}`."""
 
 
 def _embed_in_background(kb: KnowledgeBase, stop: threading.Event) -> None:
@@ -26,69 +48,93 @@ def _embed_in_background(kb: KnowledgeBase, stop: threading.Event) -> None:
         log.exception("background embedding stopped")
 
 
+def _warm_up(app: FastAPI) -> None:
+    """Load the models now rather than on the first question; ``/readyz`` reports each."""
+    ready: dict[str, Any] = app.state.readiness
+    kb: KnowledgeBase = app.state.kb
+    try:
+        kb.embedder.embed_queries(["warm-up"])
+        kb.vectors.count()
+        ready["embedder"] = "ok"
+    except Exception as exc:
+        log.exception("the embedder could not be loaded")
+        ready["embedder"] = f"failed: {type(exc).__name__}: {exc}"
+    backend = app.state.settings.llm
+    if backend == "extractive":
+        ready["llm"] = "extractive"
+        return
+    try:
+        app.state.assistant.chat_model(backend)
+        ready["llm"] = "ok"
+    except Exception as exc:  # answers fall back to extractive; say why
+        ready["llm"] = f"unavailable ({backend}): {exc}"
+
+
 def create_app(
     kb: KnowledgeBase | None = None,
     settings: Settings | None = None,
     background_embed: bool = False,
+    assistant: Assistant | None = None,
+    api_settings: ApiSettings | None = None,
+    inspections: Inspections | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.settings = settings or Settings()
-        app.state.kb = kb or open_kb(app.state.settings)
-        app.state.kb.lexical()
+        s = app.state
+        s.settings = settings or (kb.settings if kb else None) or Settings()
+        s.api_settings = api_settings or ApiSettings()
+        s.kb = kb or open_kb(s.settings)
+        s.readiness = {"knowledge_base": "loading", "embedder": "loading", "llm": "loading"}
+        s.kb.lexical()
+        s.readiness["knowledge_base"] = "ok"
+        s.assistant = assistant or Assistant(s.kb, s.settings)
+        s.inspections = inspections or Inspections.from_settings(s.settings)
+        s.keys = KeyStore(s.settings.data_dir / "api.sqlite")
+        s.feedback = FeedbackStore(
+            s.settings.data_dir / "api.sqlite", s.api_settings.answer_log_size
+        )
+        s.uploads = Uploads(s.kb, s.settings.data_dir / "uploads")
+        s.uploads.start()
+        s.limiter = RateLimiter()
+        s.facet_cache = {}
         stop = threading.Event()
+        warm = threading.Thread(target=_warm_up, args=(app,), name="anquan-warm-up", daemon=True)
+        warm.start()
         worker = None
         if background_embed:
             worker = threading.Thread(
-                target=_embed_in_background, args=(app.state.kb, stop), daemon=True
+                target=_embed_in_background, args=(s.kb, stop), name="anquan-embed", daemon=True
             )
             worker.start()
-        yield
-        stop.set()
-        if worker:
-            worker.join(timeout=30)
+        try:
+            yield
+        finally:
+            stop.set()
+            s.uploads.stop()
+            warm.join(timeout=60)  # a model still loading must not outlive the parts it uses
+            if worker:
+                worker.join(timeout=30)
+            s.keys.close()
+            s.feedback.close()
+            if inspections is None:
+                s.inspections.close()
+            if kb is None:
+                s.kb.close()
 
     app = FastAPI(
         title="Anquan",
         version="0.1.0",
         lifespan=lifespan,
-        description="Production-safety knowledge base: search, answers with clause citations.",
+        description=DESCRIPTION,
     )
-
-    @app.exception_handler(ConfigError)
-    async def _bad_request(request: Request, exc: ConfigError):
-        return JSONResponse(
-            status_code=400,
-            content={"error": {"code": "bad_request", "message": str(exc), "details": {}}},
-        )
-
-    @app.exception_handler(AnquanError)
-    async def _anquan_error(request: Request, exc: AnquanError):
-        return JSONResponse(
-            status_code=503,
-            content={"error": {"code": "unavailable", "message": str(exc), "details": {}}},
-        )
-
-    @app.get("/healthz")
-    def healthz(request: Request) -> dict:
-        stats = request.app.state.kb.registry
-        return {
-            "status": "ok",
-            "chunks": stats.chunk_count(),
-            "pending_vectors": stats.pending_count(),
-        }
-
-    @app.get("/v1/search")
-    def search(
-        request: Request,
-        q: Annotated[str, Query(min_length=1, max_length=2000)],
-        k: Annotated[int, Query(ge=1, le=100)] = 10,
-        where: Annotated[list[str] | None, Query()] = None,
-        mode: str = "hybrid",
-    ) -> dict:
-        if mode not in ("hybrid", "lexical", "dense"):
-            raise ConfigError(f"unknown mode {mode!r}. Available: hybrid, lexical, dense")
-        hits = request.app.state.kb.search(q, k=k, where=parse_where(where), mode=mode)  # type: ignore[arg-type]
-        return {"query": q, "results": [h.to_dict() for h in hits]}
-
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(search.router)
+    app.include_router(ask.router)
+    app.include_router(checklists.router)
+    app.include_router(documents.router)
+    app.include_router(inspection_routes.router)
+    app.include_router(openai_compat.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     return app

@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=Path("evals/out"))
     s.add_argument("--retrieval-only", action="store_true")
     s.add_argument(
+        "--llm",
+        choices=["extractive", "local", "openai"],
+        help="backend for the answer metrics (default ANQUAN_LLM, else extractive)",
+    )
+    s.add_argument(
         "--systems",
         default="hybrid,lexical,dense,hybrid-noboost",
         help="comma-separated retrieval systems to compare (ablations)",
@@ -107,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: subcommands that live in their own module: each has ``register(sub)`` and ``run(args, settings)``
-COMMAND_MODULES = ("api.cmd_ask", "api.cmd_checklist", "api.cmd_inspect")
+COMMAND_MODULES = ("api.cmd_ask", "api.cmd_checklist", "api.cmd_inspect", "api.cmd_keys")
 
 
 def _command_modules() -> list:

@@ -118,7 +118,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.auth import KeyStore, check_bind
 
+    keys = KeyStore(settings.data_dir / "api.sqlite")
+    try:
+        check_bind(args.host, keys)  # no keys: 127.0.0.1 only
+    finally:
+        keys.close()
     app = create_app(settings=settings, background_embed=not args.no_background_embed)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

@@ -1,4 +1,5 @@
-"""``anquan eval``: run a dataset through the knowledge base's search (ablations included)."""
+"""``anquan eval``: run a dataset through the knowledge base's search (ablations included) and,
+unless ``--retrieval-only``, through the assistant (``--llm`` picks its backend)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,30 @@ def search_system(
         return [h.to_dict() for h in kb.search(question, k=k, mode=mode, clause_boost=boost)]  # type: ignore[arg-type]
 
     return run
+
+
+ANSWER_HEADLINES = (
+    "citation_precision",
+    "refusal_accuracy",
+    "false_refusal_rate",
+    "fact_recall",
+    "language_match",
+    "latency_p95_ms",
+)
+
+
+def answer_system(kb: KnowledgeBase, settings: Settings, llm: str | None) -> Callable[[str], dict]:
+    """The assistant as an eval ``ask_fn``: question → Answer dict (``--llm`` picks the backend)."""
+    from assistant.answer import Assistant
+    from assistant.llm import check_backend
+
+    backend = check_backend(llm, settings)
+    assistant = Assistant(kb, settings)
+
+    def ask(question: str) -> dict:
+        return assistant.ask(question, llm=backend).to_dict()
+
+    return ask
 
 
 def ablation_kb(settings: Settings, embedder: str) -> KnowledgeBase:
@@ -85,7 +110,14 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
         )
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
     systems = build_systems(kb, names, settings)
-    metrics = run_eval(args.dataset, args.out, systems, primary=names[0] if names else None)
+    ask_fn = (
+        None
+        if getattr(args, "retrieval_only", False)
+        else answer_system(kb, settings, getattr(args, "llm", None))
+    )
+    metrics = run_eval(
+        args.dataset, args.out, systems, ask_fn=ask_fn, primary=names[0] if names else None
+    )
     primary = metrics["systems"].get(metrics["primary"]) or {}
     overall = primary.get("overall", {})
     print(
@@ -96,9 +128,26 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
             if isinstance(overall.get(k), int | float)
         )
     )
+    answers = (metrics.get("answers") or {}).get("overall") or {}
+    if answers:
+        print(
+            "answers: "
+            + ", ".join(
+                f"{k} {answers[k]:.3f}"
+                for k in ANSWER_HEADLINES
+                if isinstance(answers.get(k), int | float)
+            )
+        )
     print(f"wrote {Path(args.out) / 'metrics.json'}, report.md, chart.png")
     if args.baseline:
         baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
+        if "systems" not in baseline:  # evals/baseline.json keeps one block per dataset
+            stem = Path(args.dataset).stem
+            if stem not in baseline:
+                raise ConfigError(
+                    f"{args.baseline} has no block for {stem!r}; it has {sorted(baseline)}"
+                )
+            baseline = baseline[stem]
         failures = check_against_baseline(metrics, baseline, tolerance=args.tolerance)
         for f in failures:
             print(f"REGRESSION {f}", file=sys.stderr)

@@ -55,8 +55,16 @@ def _top(kb, query, k=5, **kw):
         ("新来的工人没培训能不能直接干活", "安全生产法(2021-06-10).md", "第二十八条"),
         ("发现事故隐患，企业要怎么排查和治理", "安全生产法(2021-06-10).md", "第四十一条"),
         ("单位的消防通道能不能堆东西占用", "消防法(2021-04-29).md", "第二十八条"),
-        ("when does a worker on a roof edge need guardrails or a harness", "29cfr1926-subpart-M-fall-protection.pdf", "1926.501(b)"),
-        ("how strong must the anchorage for a personal fall arrest system be", "29cfr1926-subpart-M-fall-protection.pdf", "1926.502(d)"),
+        (
+            "when does a worker on a roof edge need guardrails or a harness",
+            "29cfr1926-subpart-M-fall-protection.pdf",
+            "1926.501(b)",
+        ),
+        (
+            "how strong must the anchorage for a personal fall arrest system be",
+            "29cfr1926-subpart-M-fall-protection.pdf",
+            "1926.502(d)",
+        ),
         ("who has to stay outside a tank while a worker is inside it", "1910.146.html", "1910.146"),
     ],
 )
@@ -68,13 +76,22 @@ def test_paraphrased_question_finds_its_clause_in_top_5(real_kb, question, sourc
 
 
 def test_cross_lingual_question_finds_the_other_language(real_kb):
-    top = _top(real_kb, "防坠落系统的锚固点需要承受多大的力", k=5, mode="dense", where={"language": "en"})
+    top = _top(
+        real_kb, "防坠落系统的锚固点需要承受多大的力", k=5, mode="dense", where={"language": "en"}
+    )
     assert any(loc.startswith("1926.502(d)") for _, loc in top), top
-    top = _top(real_kb, "must a company give workers safety training before they start work in China", k=5, where={"language": "zh"})
+    top = _top(
+        real_kb,
+        "must a company give workers safety training before they start work in China",
+        k=5,
+        where={"language": "zh"},
+    )
     assert any(loc == "第二十八条" for _, loc in top), top
 
 
 def test_exact_clause_reference_comes_first(real_kb):
-    assert _top(real_kb, "安全生产法第四十一条", k=1) == [("安全生产法(2021-06-10).md", "第四十一条")]
+    assert _top(real_kb, "安全生产法第四十一条", k=1) == [
+        ("安全生产法(2021-06-10).md", "第四十一条")
+    ]
     top = real_kb.search("1926.502(d)(15)", k=1)[0].chunk
     assert top.locator.startswith("1926.502(d)") and top.page is not None

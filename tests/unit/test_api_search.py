@@ -19,7 +19,17 @@ def test_healthz_and_search(kb):
         assert body["query"] == "guardrail top rail height"
         first = body["results"][0]
         assert (first["source"], first["locator"]) == (CFR.source, "1926.502(b)")
-        assert set(first) >= {"source", "title", "locator", "page", "doc_type", "jurisdiction", "language", "score", "text"}
+        assert set(first) >= {
+            "source",
+            "title",
+            "locator",
+            "page",
+            "doc_type",
+            "jurisdiction",
+            "language",
+            "score",
+            "text",
+        }
         zh = client.get("/v1/search", params=[("q", "培训"), ("where", "language=zh")]).json()
         assert zh["results"] and all(r["language"] == "zh" for r in zh["results"])
 
@@ -28,4 +38,7 @@ def test_search_errors_use_one_json_shape(kb):
     with TestClient(create_app(kb=kb, settings=kb.settings)) as client:
         bad = client.get("/v1/search", params={"q": "x", "where": "colour=red"})
         assert bad.status_code == 400
-        assert bad.json()["error"]["code"] == "bad_request" and "Available" in bad.json()["error"]["message"]
+        assert (
+            bad.json()["error"]["code"] == "bad_request"
+            and "Available" in bad.json()["error"]["message"]
+        )
