@@ -70,6 +70,27 @@ def _warm_up(app: FastAPI) -> None:
         ready["llm"] = f"unavailable ({backend}): {exc}"
 
 
+def _chat_router(app: FastAPI, settings: Settings):
+    """The chat platforms (``/chat/<platform>``), wired to the same assistant as the API."""
+    from api.chat.routes import make_chat_router
+    from api.feedback import new_answer_id
+    from assistant.checklist import draft_checklist
+
+    def ask(question: str, history: list[dict]) -> dict:
+        answer = app.state.assistant.ask(question, history=history).to_dict()
+        answer_id = new_answer_id()
+        app.state.feedback.log_answer(answer_id, question, answer, "chat")
+        return {"answer_id": answer_id, **answer}
+
+    def checklist(topic: str, lang: str) -> dict:
+        return draft_checklist(app.state.kb, "", topic, None, lang).to_dict()
+
+    def feedback(answer_id: str, vote: int, comment: str) -> None:
+        app.state.feedback.add(answer_id, vote, comment, "chat")
+
+    return make_chat_router(ask, checklist, feedback, settings)
+
+
 def create_app(
     kb: KnowledgeBase | None = None,
     settings: Settings | None = None,
@@ -135,6 +156,7 @@ def create_app(
     app.include_router(documents.router)
     app.include_router(inspection_routes.router)
     app.include_router(openai_compat.router)
+    app.include_router(_chat_router(app, settings or (kb.settings if kb else None) or Settings()))
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     return app
