@@ -272,6 +272,10 @@ def check_model_answer(
             cited,
             f"the model's answer does not address the question (relevance {relevance:.2f})",
         )
+    novel = set(tokenize(gate.strip_markers(raw))) - set(tokenize(question))
+    new_figures = gate.numbers_in(raw) - gate.numbers_in(question)
+    if len(novel) < MIN_NEW_WORDS and not new_figures:  # "超过一百人的…" adds just the figure
+        return cited, "the model's answer only restates the question"
     problems = gate.unsupported_claims(raw, cited, question)
     if problems:
         return cited, "figures or clauses not in the cited passages: " + ", ".join(problems)
@@ -285,6 +289,8 @@ ATTRIBUTION_OVERLAP = 0.5
 ATTRIBUTION_MIN_WORDS = 4
 #: a model answer must cover this share of the question's (weighted) words
 MIN_ANSWER_RELEVANCE = 0.15
+#: and add at least this many words of its own (small models sometimes echo the question)
+MIN_NEW_WORDS = 2
 
 
 def attribute(text: str, passages: Sequence[Passage]) -> list[Passage]:

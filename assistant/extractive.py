@@ -47,7 +47,7 @@ _SENTENCE_ZH = re.compile(r"[^。；！？\n]+[。；！？]?")
 _SENTENCE_EN = re.compile(r".+?(?:(?<![A-Z0-9])[.;](?=\s|$)|\n|$)", re.S)
 
 #: characters of quotation per passage: same language, and a clause in the other language
-_QUOTE_CHARS = {"same": 600, "accident": 650, "cross_zh_in_en": 300, "cross_en_in_zh": 110}
+_QUOTE_CHARS = {"same": 900, "accident": 650, "cross_zh_in_en": 300, "cross_en_in_zh": 110}
 
 
 @dataclass
@@ -248,7 +248,8 @@ def compose(
                 if zh
                 else "   Key figures: " + "; ".join(q.figures)
             )
-    conditions = [(q, s) for q in quoted for s in q.conditions]
+    # a clause in the other language shows its figures, not its sentences (see _quote_line)
+    conditions = [(q, s) for q in quoted if not _foreign(q.passage, zh) for s in q.conditions]
     if conditions:
         lines.append("适用条件和例外：" if zh else "Conditions and exceptions:")
         for q, s in conditions:
@@ -262,10 +263,15 @@ def _q(text: str, zh: bool) -> str:
     return f"“{text}”" if zh else f'"{text}"'
 
 
+def _foreign(p: Passage, zh: bool) -> bool:
+    """A clause in the other language than the answer (records are quoted as they are)."""
+    return p.chunk.language not in ("", "zh" if zh else "en") and not is_accident(p.chunk)
+
+
 def _quote_line(i: int, q: Quoted, zh: bool) -> str:
     c = q.passage.chunk
     body = " ".join(q.requirements)
-    foreign = c.language not in ("", "zh" if zh else "en") and not is_accident(c)
+    foreign = _foreign(q.passage, zh)
     if zh and foreign:
         # the title stays in the citation: an English title would outweigh the Chinese frame
         place = "美国法规" if c.jurisdiction.startswith("US") else "法规"

@@ -152,7 +152,7 @@ def missing_names(question: str, cat: Catalogue) -> list[str]:
     return list(dict.fromkeys(missing))
 
 
-def unmentioned_names(evidence: Evidence, top_n: int = 3) -> list[str]:
+def unmentioned_names(evidence: Evidence, top_n: int = 5) -> list[str]:
     """Rare names and codes of the question ("Genie", "GS-1930") that none of the best
     passages mention: the passages are about something else."""
     if not evidence.rare_names:
@@ -176,7 +176,10 @@ def spelled_out(acronym: str, text: str) -> bool:
     ``gfci`` → "ground-fault circuit interrupter"."""
     if not (3 <= len(acronym) <= 6) or not acronym.isalpha():
         return False
-    pattern = r"[\s-]+".join(rf"{re.escape(ch)}[a-z]*" for ch in acronym)
+    # small words may sit between the initials: "Occupational Safety and Health" → OSH
+    pattern = r"(?:[\s-]+(?:and|of|for|the|&))?[\s-]+".join(
+        rf"{re.escape(ch)}[a-z]*" for ch in acronym
+    )
     return re.search(rf"\b{pattern}\b", text, re.IGNORECASE) is not None
 
 
@@ -211,6 +214,11 @@ _ARABIC = re.compile(r"(?<![A-Za-z0-9_.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\
 _CN_NUM_RUN = re.compile(
     r"[零〇一二两三四五六七八九十百千万]{2,}|[二两三四五六七八九十百千](?=[个名人日天年月小时分钟米倍次级元吨])"
 )
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without the ``[n]`` passage marks."""
+    return _MARKER.sub(" ", text)
 
 
 def cited_numbers(text: str) -> list[int]:

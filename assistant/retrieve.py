@@ -332,6 +332,7 @@ def retrieve(
     weights = TermWeights(kb, question)
     place = place_hint(question) if lang == "zh" or _CJK.search(question) else None
     titles = named_titles(kb, question)
+    units = asked_units(question)
     pool: list[Passage] = []
     accident_hits: list[Hit] = []
     for h, score in fused.values():
@@ -347,6 +348,8 @@ def retrieve(
         rank_cov = cov if not cross or _hint_matches(hint, c) else weights.coverage(ptoks)
         final = _rerank_score(score, rank_cov, c, hint, clause="clause" in h.ranks)
         final += _prior(c, place, titles)
+        if units and states_unit(c.text, units):
+            final += W_UNIT
         pool.append(
             Passage(0, c, c.text, final, cov, [c.chunk_id], {"rrf": score, "ranks": h.ranks})
         )
@@ -392,10 +395,49 @@ W_HINT = 0.01
 W_TITLE = 0.012
 W_PLACE = 0.012
 W_LOCAL = 0.004
+#: a "how many days / 多高" question is answered by a clause that states days / a height
+W_UNIT = 0.01
+#: appendices (often non-mandatory) and guidance come after the rule they explain
+W_APPENDIX = 0.006
+W_GUIDANCE = 0.003
+
+
+_CN_NUM = r"[一二两三四五六七八九十百千万\d]+"
+#: what a question asks to be measured in, and how a clause states that measure
+_UNIT_ASKED = {
+    "day": r"多少天|几天|多少日|多少个工作日|how many (?:calendar |working )?days|how soon|within how",
+    "hour": r"多少小时|几个?小时|how many hours",
+    "year": r"几年|多少年|how many years|how long is .{0,40}valid",
+    "month": r"几个月|多少个月|how many months",
+    "length": r"多高|多远|多深|多宽|多长的|how (?:high|far|deep|wide|tall|close)|what (?:height|distance)",
+    "people": r"多少人|几个人|几人|几名|多少名|how many (?:people|workers|employees|deaths)|死了?\d+个人",
+    "money": r"罚多少|多少钱|罚款|how much .{0,20}(?:fine|penalt)",
+}
+_UNIT_STATED = {
+    "day": rf"\d+\s*(?:calendar |working )?days?|{_CN_NUM}\s*(?:日|天|个工作日)",
+    "hour": rf"\d+\s*hours?|{_CN_NUM}\s*小时",
+    "year": rf"\d+\s*years?|{_CN_NUM}\s*年",
+    "month": rf"\d+\s*months?|{_CN_NUM}\s*个?月",
+    "length": r"\d+(?:\.\d+)?\s*(?:feet|foot|ft|inch|inches|meters?|m\b)|[\d.]+\s*(?:米|厘米|毫米)",
+    "people": rf"{_CN_NUM}\s*(?:人|名)|\d+\s*(?:employees|workers|people)",
+    "money": rf"{_CN_NUM}\s*万?元|\$\s*[\d,]+",
+}
+
+
+def asked_units(question: str) -> list[str]:
+    return [u for u, p in _UNIT_ASKED.items() if re.search(p, question, re.IGNORECASE)]
+
+
+def states_unit(text: str, units: Sequence[str]) -> bool:
+    return any(re.search(_UNIT_STATED[u], text, re.IGNORECASE) for u in units)
 
 
 def _prior(chunk: Chunk, place: str | None, titles: set[str]) -> float:
     score = W_TITLE if chunk.title in titles else 0.0
+    if "appendix" in chunk.locator.lower() and chunk.title not in titles:
+        score -= W_APPENDIX
+    if chunk.doc_type == "guidance" and chunk.title not in titles:
+        score -= W_GUIDANCE
     jur = chunk.jurisdiction
     local = jur.startswith("CN-")
     if place:

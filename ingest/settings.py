@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     #: most passages an answer can rest on
     answer_passages: int = 5
     #: evidence strength below which the assistant refuses; calibrated on evals/datasets/dev.jsonl
-    refusal_threshold: float = 0.5
+    refusal_threshold: float = 0.1
     #: related accident records appended to an answer (0 turns them off)
     related_accidents: int = 3
 

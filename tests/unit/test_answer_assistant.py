@@ -232,3 +232,10 @@ def test_answers_follow_the_question_language(answer_kb, settings):
     words = len(re.findall(r"[A-Za-z]+", zh.answer))
     assert cjk >= words  # quoted English stays short; the frame and key figures are Chinese
     assert "38 英寸" in zh.answer
+
+
+def test_an_answer_that_only_restates_the_question_is_replaced(answer_kb, settings):
+    q = "How high must the top rail of a guardrail system be?"
+    echo = make(answer_kb, settings, local=ScriptedChatModel(replies=[q + " [1]"]))
+    answer = echo.ask(q, llm="local")
+    assert answer.backend == "extractive" and "restates the question" in answer.fallback
