@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from assistant.llm.local import default_threads
 from ingest.embedders import make_embedder
 from ingest.kb import embed_text, open_kb
 from ingest.models import Chunk
@@ -68,7 +69,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     out: dict[str, Any] = {
         "machine": {
             "python": platform.python_version(),
-            "cpus": _cpus(),
+            "cpus": default_threads(),
             "platform": platform.platform(),
         },
         "embedder": settings.embedder,
@@ -194,14 +195,6 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     args.out.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return 0
-
-
-def _cpus() -> int:
-    import os
-
-    return (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    )
 
 
 def _log(msg: str) -> None:

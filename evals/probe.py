@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     items = [i for i in load_dataset(args.dataset) if i["answerable"]]
     pool, gold_ids = build_pool(kb, items, args.distractors)
     chunks = kb.registry.chunks(pool)
-    texts = [embed_text(chunks[c], 480) for c in pool]
+    defaults = Settings()
+    texts = [
+        embed_text(chunks[c], defaults.embed_max_chars, defaults.embed_record_chars) for c in pool
+    ]
     items = [i for i in items if i["id"] in gold_ids]
     results: dict[str, dict] = {}
     fused_ranks: dict[str, list[list[int]]] = {}

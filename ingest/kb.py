@@ -14,7 +14,6 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -442,7 +441,3 @@ def open_kb(
     settings: Settings | None = None, embedder: ArrayEmbeddings | None = None, client: Any = None
 ) -> KnowledgeBase:
     return KnowledgeBase(settings or Settings(), embedder=embedder, client=client)
-
-
-def data_path(settings: Settings, *parts: str) -> Path:
-    return settings.data_dir.joinpath(*parts)
