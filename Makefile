@@ -10,7 +10,7 @@ export ANQUAN_DATA_DIR ?= data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast check eval bench install ingest serve clean models browser-deps
+.PHONY: run test test-fast check eval bench bench-sizing install ingest serve clean models browser-deps records-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,12 @@ $(CHROMIUM):
 browser-deps: $(CHROMIUM) | $(STAMP)
 	@$(PY) -c "import playwright" 2>/dev/null || $(PIP) install -q playwright
 
-test: install check browser-deps
+# The records database's PostgreSQL tests start a throwaway server from Debian's binaries
+# (tests/pg_server.py: initdb + pg_ctl on a free loopback port, never a system cluster).
+records-deps: | $(STAMP)
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql; }
+
+test: install check browser-deps records-deps
 	$(VENV)/bin/pytest -q
 
 test-fast: install

@@ -16,13 +16,18 @@ version (``amend``), and every change, by whom and when, goes to the append-only
 inspections due or overdue and the open corrective actions past their due date. The clock is
 injected, so tests can move time.
 
+The records live in :class:`~assistant.records_db.RecordsDB`: SQLite by default, PostgreSQL when
+``ANQUAN_RECORDS_URL`` names one; the SQL here is written once for both (see that module).
+
 Errors::
 
     AnquanError
-     └── RecordsError                  an inspection record cannot be written or read as asked
-          ├── RecordNotFound           no such inspection, checklist, hazard or plan
-          ├── SignedInspectionError    the version is signed; amend to change it
-          └── SignatureError           cannot sign (wrong signer, items missing) or hash mismatch
+     ├── RecordsError                  an inspection record cannot be written or read as asked
+     │    ├── RecordNotFound           no such inspection, checklist, hazard or plan
+     │    ├── ImmutableRecordError     a database trigger refused the write (either backend)
+     │    │    └── SignedInspectionError   the version is signed; amend to change it
+     │    └── SignatureError           cannot sign (wrong signer, items missing) or hash mismatch
+     └── RecordsUnavailable            the PostgreSQL server cannot be reached (HTTP 503)
 """
 
 from __future__ import annotations
@@ -38,24 +43,25 @@ from pathlib import Path
 from typing import Any
 
 from assistant.checklist import Checklist, canonical_json
-from assistant.records_db import SIGNED_MESSAGE, RecordsDB, next_id, utc_now
-from ingest.errors import AnquanError, ConfigError
+from assistant.records_db import (
+    APPEND_ONLY_MESSAGE,
+    SIGNED_MESSAGE,
+    ImmutableRecordError,
+    RecordsDB,
+    RecordsError,
+    SignedInspectionError,
+    next_id,
+    utc_now,
+)
+from ingest.errors import ConfigError
 
 RESULTS = ("pass", "fail", "na")
 GRADES = ("general", "major")
 Clock = Callable[[], datetime]
 
 
-class RecordsError(AnquanError):
-    """An inspection record cannot be written or read as asked."""
-
-
 class RecordNotFound(RecordsError, LookupError):
     pass
-
-
-class SignedInspectionError(RecordsError):
-    """The version is signed and cannot change; :meth:`Inspections.amend` makes a new one."""
 
 
 class SignatureError(RecordsError):
@@ -150,17 +156,22 @@ class InspectionRef:
 
 
 class Inspections:
-    """The records of inspections, on :class:`RecordsDB`. ``data_dir`` holds the photos."""
+    """The records of inspections, on :class:`RecordsDB`. ``data_dir`` holds the photos.
 
-    def __init__(self, db_path: Path, data_dir: Path, clock: Clock | None = None) -> None:
-        self.db = RecordsDB(db_path)
+    ``db`` is a SQLite path or a URL (``sqlite:///path``, ``postgresql://…``)."""
+
+    def __init__(self, db: Path | str, data_dir: Path, clock: Clock | None = None) -> None:
+        self.db = RecordsDB(db)
         self.data_dir = data_dir
         self.clock: Clock = clock or utc_now
 
     @classmethod
     def from_settings(cls, settings: Any, clock: Clock | None = None) -> Inspections:
+        """``records_url`` when set (``ANQUAN_RECORDS_URL``), else the SQLite file
+        ``records_db`` (default ``<data_dir>/records.sqlite``)."""
+        url = getattr(settings, "records_url", None)
         path = getattr(settings, "records_db_path", None) or settings.data_dir / "records.sqlite"
-        return cls(Path(path), Path(settings.data_dir), clock)
+        return cls(url or Path(path), Path(settings.data_dir), clock)
 
     def close(self) -> None:
         self.db.close()
@@ -194,7 +205,8 @@ class Inspections:
             if db.execute("SELECT 1 FROM checklists WHERE checklist_id=?", (cid,)).fetchone():
                 return cid
             db.execute(
-                "INSERT INTO checklists VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO checklists (checklist_id, title, industry, topic, jurisdiction,"
+                " language, body, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     cid,
                     checklist.title,
@@ -334,12 +346,15 @@ class Inspections:
                 ),
             )
             db.execute(
-                "INSERT INTO results SELECT inspection_id, ?, item_id, result, note, grade, hazard, action,"
+                "INSERT INTO results (inspection_id, version, item_id, result, note, grade, hazard,"
+                " action, owner, due, recorded_at, recorded_by)"
+                " SELECT inspection_id, ?, item_id, result, note, grade, hazard, action,"
                 " owner, due, recorded_at, recorded_by FROM results WHERE inspection_id=? AND version=?",
                 (new, inspection_id, head["version"]),
             )
             db.execute(
-                "INSERT INTO photos SELECT inspection_id, ?, item_id, sha256, name, path, size, added_at"
+                "INSERT INTO photos (inspection_id, version, item_id, sha256, name, path, size,"
+                " added_at) SELECT inspection_id, ?, item_id, sha256, name, path, size, added_at"
                 " FROM photos WHERE inspection_id=? AND version=?",
                 (new, inspection_id, head["version"]),
             )
@@ -427,7 +442,14 @@ class Inspections:
                 (inspection_id, version, item.id),
             ).fetchone()
             db.execute(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO results (inspection_id, version, item_id, result, note, grade, hazard,"
+                " action, owner, due, recorded_at, recorded_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (inspection_id, version, item_id) DO UPDATE SET"
+                " result=excluded.result, note=excluded.note, grade=excluded.grade,"
+                " hazard=excluded.hazard, action=excluded.action, owner=excluded.owner,"
+                " due=excluded.due, recorded_at=excluded.recorded_at,"
+                " recorded_by=excluded.recorded_by",
                 (
                     inspection_id,
                     version,
@@ -445,7 +467,9 @@ class Inspections:
             )
             for sha, name, rel, size in stored:
                 db.execute(
-                    "INSERT OR IGNORE INTO photos VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO photos (inspection_id, version, item_id, sha256, name, path, size,"
+                    " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (inspection_id, version, item_id, sha256) DO NOTHING",
                     (inspection_id, version, item.id, sha, name, rel, size, now),
                 )
             after = {
@@ -745,11 +769,21 @@ class Inspections:
         record["signature"] = {"name": head["inspector"], "at": at}
         digest = self.hash_record(record)
         with self.db.transaction() as db:
-            db.execute(
+            # read again under the writer lock: a result another worker recorded since the
+            # read above is not in the hash, and signing over it would leave a record that
+            # never verifies; refuse, so the signer looks again
+            if self.record_json(inspection_id, head["version"])["items"] != record["items"]:
+                raise SignatureError(
+                    f"{inspection_id} changed while it was being signed (a result was recorded "
+                    "meanwhile); review it and sign again"
+                )
+            cur = db.execute(
                 "UPDATE inspections SET status='signed', signed_by=?, signed_at=?, record_hash=? "
                 "WHERE inspection_id=? AND version=? AND status='open'",
                 (head["inspector"], at, digest, inspection_id, head["version"]),
             )
+            if cur.rowcount != 1:  # another worker signed it since it was read
+                raise self._signed_error(self._header(inspection_id, head["version"]))
             self._audit(
                 db,
                 name,
@@ -793,7 +827,8 @@ class Inspections:
 
     def audit(self, inspection_id: str | None = None) -> list[dict[str, Any]]:
         rows = self.db.query(
-            "SELECT * FROM audit WHERE (? IS NULL OR inspection_id=?) ORDER BY audit_id",
+            "SELECT * FROM audit WHERE (CAST(? AS TEXT) IS NULL OR inspection_id=?) "
+            "ORDER BY audit_id",
             (inspection_id, inspection_id),
         )
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
@@ -801,7 +836,7 @@ class Inspections:
     def list_inspections(self, site: str | None = None) -> list[dict[str, Any]]:
         rows = self.db.query(
             "SELECT i.*, c.title FROM inspections i JOIN checklists c USING (checklist_id) "
-            "WHERE (? IS NULL OR i.site=?) AND i.version = (SELECT MAX(version) FROM inspections j "
+            "WHERE (CAST(? AS TEXT) IS NULL OR i.site=?) AND i.version = (SELECT MAX(version) FROM inspections j "
             "WHERE j.inspection_id = i.inspection_id) ORDER BY i.date DESC, i.inspection_id DESC",
             (site, site),
         )
@@ -825,8 +860,8 @@ class Inspections:
         self, status: str | None = None, inspection_id: str | None = None
     ) -> list[dict[str, Any]]:
         rows = self.db.query(
-            "SELECT * FROM hazards WHERE (? IS NULL OR status=?) AND (? IS NULL OR inspection_id=?) "
-            "ORDER BY hazard_id",
+            "SELECT * FROM hazards WHERE (CAST(? AS TEXT) IS NULL OR status=?) "
+            "AND (CAST(? AS TEXT) IS NULL OR inspection_id=?) ORDER BY hazard_id",
             (status, status, inspection_id, inspection_id),
         )
         out = []
@@ -909,12 +944,12 @@ class Inspections:
         cid = self._resolve_checklist(checklist, by)
         first = parse_date(start or self.today(), "start date")
         with self.db.transaction() as db:
-            cur = db.execute(
+            row = db.execute(
                 "INSERT INTO plans (site, area, checklist_id, frequency, start, owner, active, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, 1, ?) RETURNING plan_id",
                 (site, area, cid, frequency, first, owner, self._now()),
-            )
-            plan_id = int(cur.lastrowid or 0)
+            ).fetchall()[0]
+            plan_id = int(row["plan_id"])
             self._audit(
                 db,
                 by,
@@ -943,7 +978,7 @@ class Inspections:
         for p in self.plans():
             last = self.db.one(
                 "SELECT MAX(date) AS d, COUNT(*) AS n FROM inspections WHERE site=? AND checklist_id=? "
-                "AND status='signed' AND (?='' OR area=?)",
+                "AND status='signed' AND (CAST(? AS TEXT)='' OR area=?)",
                 (p["site"], p["checklist_id"], p["area"], p["area"]),
             )
             last_date = date.fromisoformat(last["d"]) if last and last["d"] else None
@@ -999,5 +1034,7 @@ class Inspections:
 
 
 def is_immutable_error(exc: BaseException) -> bool:
-    """Whether a database error is the immutability trigger firing."""
-    return SIGNED_MESSAGE in str(exc) or "append-only" in str(exc)
+    """Whether an error is the immutability trigger firing (translated, or a raw driver's)."""
+    return isinstance(exc, ImmutableRecordError) or any(
+        m in str(exc) for m in (SIGNED_MESSAGE, APPEND_ONLY_MESSAGE)
+    )

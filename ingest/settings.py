@@ -43,9 +43,18 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     collection: str = "anquan"
     max_file_mb: float = 100.0
+    #: parse each file in a child process under the two limits below (off: in-process, faster)
+    parse_isolation: bool = True
+    #: seconds one file may take to parse before its parser is stopped (``parse_timeout``)
+    parse_timeout_s: float = 60.0
+    #: memory (MB of address space, over the parser's own start-up size) one file may take
+    parse_max_memory_mb: int = 2048
     llm: Literal["extractive", "local", "openai"] = "extractive"
     #: inspections, hazards, plans and their audit trail; default ``<data_dir>/records.sqlite``
     records_db: Path | None = None
+    #: the records database as a URL, over ``records_db`` when set: ``sqlite:///path`` or
+    #: ``postgresql://user:password@host:5432/db`` (shared by many workers; ``postgres`` extra)
+    records_url: str | None = Field(default=None, repr=False)
     #: GGUF file for ``llm=local``; default ``<data_dir>/models/`` + :data:`DEFAULT_GGUF`
     llm_gguf: Path | None = None
     #: OpenAI-compatible endpoint for ``llm=openai`` (vLLM, Ollama, DeepSeek, Qwen, OpenAI)

@@ -1,13 +1,20 @@
 """Checklists and inspections over HTTP: format negotiation, and an inspection recorded,
-failed into a hazard, signed, refused a change, amended, exported and closed."""
+failed into a hazard, signed, refused a change, amended, exported and closed.
+
+The inspection tests run on both records backends (``records_url``: SQLite, and PostgreSQL
+through ``ANQUAN_RECORDS_URL``'s setting)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from urllib.parse import unquote
 
+import pytest
+from fastapi.testclient import TestClient
+
 from tests.unit.test_answer_kb import answer_kb  # noqa: F401
-from tests.unit.test_api_ask import client  # noqa: F401
+from tests.unit.test_api_ask import client, make_client  # noqa: F401
 
 CHECKLIST = {
     "title": "脚手架隐患排查清单",
@@ -36,6 +43,14 @@ CHECKLIST = {
 BODY = {"industry": "general", "topic": "安全生产教育和培训", "jurisdiction": "CN", "lang": "zh"}
 
 
+@pytest.fixture
+def records_client(answer_kb, settings, records_url) -> Iterator[TestClient]:  # noqa: F811
+    """The service with its records database on each backend."""
+    with make_client(answer_kb, settings.model_copy(update={"records_url": records_url})) as c:
+        assert c.app.state.inspections.db.dialect.name == records_url.split(":")[0]
+        yield c
+
+
 def test_checklist_format_follows_the_query_then_the_accept_header(client):  # noqa: F811
     default = client.post("/v1/checklists", json=BODY)
     assert default.headers["content-type"] == "application/json"
@@ -58,7 +73,8 @@ def test_checklist_format_follows_the_query_then_the_accept_header(client):  # n
     assert unquote(cd.split("filename*=UTF-8''")[1]) == "安全生产教育和培训隐患排查清单.md"
 
 
-def test_an_inspection_from_start_to_signature(client):  # noqa: F811
+def test_an_inspection_from_start_to_signature(records_client):
+    client = records_client  # noqa: F811  (the records database on each backend)
     start = client.post(
         "/v1/inspections",
         json={
@@ -151,7 +167,8 @@ def test_an_inspection_from_start_to_signature(client):  # noqa: F811
     assert again.status_code == 409
 
 
-def test_plans_and_what_is_due(client):  # noqa: F811
+def test_plans_and_what_is_due(records_client):
+    client = records_client  # noqa: F811  (the records database on each backend)
     made = client.post(
         "/v1/inspection-plans",
         json={"site": "B 栋", "checklist": CHECKLIST, "frequency": "weekly", "start": "2025-03-01"},

@@ -1,6 +1,8 @@
 """Inspection records: sign-off immutability, versions, audit trail, hazards, plans, overdue actions.
 
-The clock is injected (:class:`Clock`), so time moves only when a test moves it.
+The clock is injected (:class:`Clock`), so time moves only when a test moves it. Every test with
+a ``store`` runs on both backends of the records database: a SQLite file, and a real PostgreSQL
+server (``records_url`` in conftest; skipped where ``apt-get install postgresql`` was not run).
 """
 
 from __future__ import annotations
@@ -8,22 +10,26 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from api.cli import main as cli_main
 from assistant.checklist import Basis, Checklist, ChecklistItem
 from assistant.inspections import (
+    ImmutableRecordError,
     Inspections,
     RecordNotFound,
     SignatureError,
     SignedInspectionError,
     add_period,
+    is_immutable_error,
     parse_frequency,
 )
-from assistant.records_db import MIGRATIONS, RecordsDB
+from assistant.records_db import MIGRATIONS, PG_MIGRATIONS, RecordsDB, parse_target
 from ingest.errors import ConfigError
 
 SRC = "regulations/us/29cfr1926/29cfr1926-subpart-L-scaffolds.pdf"
@@ -60,10 +66,21 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock):
-    s = Inspections(tmp_path / "records.sqlite", tmp_path, clock=clock)
+def store(records_url: str, tmp_path: Path, clock: Clock):
+    s = Inspections(records_url, tmp_path, clock=clock)
     yield s
     s.close()
+
+
+def raw_connect(url: str) -> tuple[Any, type[Exception]]:
+    """A plain driver connection behind the records layer's back, and the driver's
+    ``IntegrityError``: what a script or another program would use."""
+    target = parse_target(url)
+    if isinstance(target, Path):
+        return sqlite3.connect(target, isolation_level=None), sqlite3.IntegrityError
+    import psycopg
+
+    return psycopg.connect(target, autocommit=True), psycopg.IntegrityError
 
 
 def record_all(store: Inspections, iid: str, n: int = 3) -> None:
@@ -93,7 +110,23 @@ def test_sign_records_name_time_and_the_hash_of_the_canonical_record(store, cloc
     assert store.verify(ref.inspection_id)
 
 
-def test_a_signed_inspection_is_immutable(store, tmp_path):
+#: direct writes to a signed inspection or the audit trail, and the exception each must raise
+DIRECT_WRITES = [
+    ("UPDATE results SET result='fail' WHERE item_id='1'", SignedInspectionError),
+    ("DELETE FROM results WHERE item_id='1'", SignedInspectionError),
+    (
+        "INSERT INTO results (inspection_id, version, item_id, result, recorded_at, recorded_by)"
+        " SELECT inspection_id, version, '9', 'pass', 'now', 'x' FROM inspections",
+        SignedInspectionError,
+    ),
+    ("UPDATE inspections SET site='elsewhere'", SignedInspectionError),
+    ("DELETE FROM inspections", SignedInspectionError),
+    ("UPDATE audit SET actor='someone else'", ImmutableRecordError),
+    ("DELETE FROM audit", ImmutableRecordError),
+]
+
+
+def test_a_signed_inspection_is_immutable(store, records_url):
     ref = store.start(checklist(), site="Tower B", inspector="Li Wei")
     record_all(store, ref.inspection_id)
     store.sign(ref.inspection_id, "Li Wei")
@@ -101,30 +134,34 @@ def test_a_signed_inspection_is_immutable(store, tmp_path):
         store.record(ref.inspection_id, "1", "fail", note="changed my mind")
     with pytest.raises(SignedInspectionError):
         store.sign(ref.inspection_id, "Li Wei")
-    # the database refuses too, whatever the write path
-    raw = sqlite3.connect(tmp_path / "records.sqlite")
-    for sql in (
-        "UPDATE results SET result='fail' WHERE item_id='1'",
-        "DELETE FROM results WHERE item_id='1'",
-        "UPDATE inspections SET site='elsewhere'",
-        "DELETE FROM inspections",
-        "UPDATE audit SET actor='someone else'",
-        "DELETE FROM audit",
-    ):
-        with pytest.raises(sqlite3.IntegrityError, match="immutable|append-only"):
+    # the database refuses too, whatever the write path: through the records layer the trigger
+    # surfaces as the same exception on both backends ...
+    for sql, error in DIRECT_WRITES:
+        with (
+            pytest.raises(error, match="immutable|append-only") as caught,
+            store.db.transaction() as db,
+        ):
+            db.execute(sql)
+        assert type(caught.value) is error and is_immutable_error(caught.value)
+    # ... and a plain driver connection gets its driver's IntegrityError with the same message
+    raw, integrity_error = raw_connect(records_url)
+    for sql, _ in DIRECT_WRITES:
+        with pytest.raises(integrity_error, match="immutable|append-only") as caught:
             raw.execute(sql)
+        assert is_immutable_error(caught.value)
     raw.close()
     assert store.verify(ref.inspection_id)
+    assert len(store.audit(ref.inspection_id)) == 5  # start, three items, sign: nothing lost
 
 
-def test_tampering_behind_the_triggers_is_detected(store, tmp_path):
+def test_tampering_behind_the_triggers_is_detected(store, records_url):
     ref = store.start(checklist(), site="Tower B", inspector="Li Wei")
     record_all(store, ref.inspection_id)
     store.sign(ref.inspection_id, "Li Wei")
-    raw = sqlite3.connect(tmp_path / "records.sqlite")
-    raw.execute("DROP TRIGGER results_signed_update")
+    raw, _ = raw_connect(records_url)
+    on = "" if store.db.dialect.name == "sqlite" else " ON results"
+    raw.execute(f"DROP TRIGGER results_signed_update{on}")
     raw.execute("UPDATE results SET note='edited later' WHERE item_id='2'")
-    raw.commit()
     raw.close()
     assert store.verify(ref.inspection_id) is False
     assert store.show(ref.inspection_id)["hash_ok"] is False
@@ -321,9 +358,14 @@ def test_clear_errors(store):
         store.record(ref.inspection_id, "1", "pass", photos=["/nonexistent.jpg"])
 
 
-def test_cli_new_record_sign_show_export_due(tmp_path, monkeypatch, capsys):
+def test_cli_new_record_sign_show_export_due(tmp_path, monkeypatch, capsys, records_url):
+    on_pg = records_url.startswith("postgresql://")
     monkeypatch.setenv("ANQUAN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("ANQUAN_RECORDS_DB", raising=False)
+    if on_pg:  # the URL setting switches the whole CLI to the PostgreSQL database
+        monkeypatch.setenv("ANQUAN_RECORDS_URL", records_url)
+    else:  # unset: the SQLite file under the data dir, as before
+        monkeypatch.delenv("ANQUAN_RECORDS_URL", raising=False)
     path = tmp_path / "scaffolds.json"
     path.write_text(json.dumps(checklist(2).to_dict()), encoding="utf-8")
 
@@ -373,4 +415,49 @@ def test_cli_new_record_sign_show_export_due(tmp_path, monkeypatch, capsys):
     )
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Tower B" in page and shown["record_hash"] in page and "major hazard" in page
-    assert (tmp_path / "data" / "records.sqlite").exists()
+    assert (tmp_path / "data" / "records.sqlite").exists() is not on_pg
+
+
+def test_migrations_are_recorded_once_and_idempotent(records_url):
+    first = RecordsDB(records_url)
+    steps = MIGRATIONS if first.dialect.name == "sqlite" else PG_MIGRATIONS
+    assert [(v, n) for v, n, _ in PG_MIGRATIONS] == [(v, n) for v, n, _ in MIGRATIONS]
+    assert first.schema_version == steps[-1][0]
+    rows = first.query("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+    assert [(r["version"], r["name"]) for r in rows] == [(v, n) for v, n, _ in steps]
+    assert rows[0]["applied_at"][:2] == "20"
+    first.close()
+    second = RecordsDB(records_url)  # a second start, as a restarted worker
+    assert second.migrate() == []
+    assert len(second.query("SELECT version FROM schema_migrations")) == len(steps)
+    second.close()
+
+
+def test_two_connections_creating_inspections_get_unique_ids(records_url, tmp_path, clock):
+    Inspections(records_url, tmp_path, clock=clock).close()  # schema first, as at start-up
+    stores = [Inspections(records_url, tmp_path, clock=clock) for _ in range(2)]
+    cid = stores[0].add_checklist(checklist())
+    made: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker(s: Inspections, n: int) -> None:
+        try:
+            for i in range(n):
+                ref = s.start(cid, site=f"Site {i}", inspector="Li Wei")
+                s.record(ref.inspection_id, "1", "fail", note="gap", owner="A", due="2025-04-01")
+                made.append(ref.inspection_id)
+        except BaseException as exc:  # surfaced below, with its traceback
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s, 6)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(made) == [f"INS-{i:04d}" for i in range(1, 13)]
+    hazards = stores[1].hazards()
+    assert sorted(h["hazard_id"] for h in hazards) == [f"HZ-{i:04d}" for i in range(1, 13)]
+    assert len({a["actions"][0]["action_id"] for a in hazards}) == 12
+    for s in stores:
+        s.close()
