@@ -17,6 +17,7 @@ shape, with the status that belongs to it::
     429 rate_limited         too many requests for this key (``Retry-After`` header)
     500 internal_error       a bug; the message says where to look
     503 unavailable          the knowledge base or a model is not usable yet
+    503 vector_store_unavailable  the Chroma server does not answer (``Retry-After`` header)
 """
 
 from __future__ import annotations
@@ -36,9 +37,19 @@ from assistant.inspections import (
     SignatureError,
     SignedInspectionError,
 )
-from ingest.errors import AnquanError, ConfigError, FileTooLarge, IngestError, UnsupportedFormat
+from ingest.errors import (
+    AnquanError,
+    ConfigError,
+    FileTooLarge,
+    IngestError,
+    UnsupportedFormat,
+    VectorStoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
+
+#: seconds a client should wait before retrying when the vector store is down
+VECTOR_STORE_RETRY_AFTER_S = 5
 
 #: the code each HTTP status gets when nothing more specific was given
 STATUS_CODES: dict[int, str] = {
@@ -115,6 +126,8 @@ def status_of(exc: AnquanError) -> tuple[int, str]:
         return 422, exc.code
     if isinstance(exc, ConfigError):
         return 400, "bad_request"
+    if isinstance(exc, VectorStoreUnavailable):
+        return 503, "vector_store_unavailable"
     return 503, "unavailable"
 
 
@@ -148,7 +161,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AnquanError)
     async def _anquan_error(request: Request, exc: AnquanError) -> JSONResponse:
         status, code = status_of(exc)
-        return error_response(status, str(exc), code, {"type": type(exc).__name__})
+        headers = None
+        if isinstance(exc, VectorStoreUnavailable):
+            headers = {"Retry-After": str(VECTOR_STORE_RETRY_AFTER_S)}
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(status, str(exc), code, {"type": type(exc).__name__}, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

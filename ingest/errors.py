@@ -8,8 +8,13 @@
      │    ├── EncryptedPDF           password-protected PDF
      │    ├── NoExtractableText      e.g. an image-only PDF, an empty file
      │    ├── FileTooLarge           over ``max_file_mb``
-     │    └── NoTextColumn           a record set (CSV/XLSX) without any text column
+     │    ├── NoTextColumn           a record set (CSV/XLSX) without any text column
+     │    ├── ParseTimeout           parsing ran past ``parse_timeout_s`` and was stopped
+     │    ├── ParseMemoryExceeded    parsing needed more than ``parse_max_memory_mb``
+     │    └── ParserCrashed          the parsing process died (a crash in a C parser)
      └── KnowledgeBaseError          the store is unusable (e.g. built by another embedder)
+          ├── VectorStoreUnavailable the Chroma server does not answer (HTTP 503, retry later)
+          └── StorageFull            the disk under the data dir is full (or a file size limit)
 
 Every message says what happened and what to do next.
 """
@@ -56,5 +61,52 @@ class NoTextColumn(IngestError):
     code = "no_text_column"
 
 
+class ParseTimeout(IngestError):
+    """Parsing one file took longer than ``parse_timeout_s``: the parser was stopped."""
+
+    code = "parse_timeout"
+
+
+class ParseMemoryExceeded(IngestError):
+    """Parsing one file needed more memory than ``parse_max_memory_mb`` (a decompression bomb,
+    or a file that multiplies in memory): the parser was stopped."""
+
+    code = "parse_memory"
+
+
+class ParserCrashed(IngestError):
+    """The process parsing one file died (a crash in a C parser, or killed from outside)."""
+
+    code = "parser_crashed"
+
+
 class KnowledgeBaseError(AnquanError):
     """The knowledge base cannot be used as it is."""
+
+
+class VectorStoreUnavailable(KnowledgeBaseError):
+    """The Chroma server is not answering: a passing state, so the API says 503 and retry."""
+
+    def __init__(self, url: str | None, detail: str = "") -> None:
+        self.url = url
+        where = f"the Chroma server at {url}" if url else "the vector store"
+        super().__init__(
+            f"{where} is not answering{f' ({detail})' if detail else ''}; "
+            "start it or check ANQUAN_CHROMA_URL"
+        )
+
+
+class StorageFull(KnowledgeBaseError):
+    """The disk under the knowledge base is full, or a write hit the file size limit.
+
+    Writes are transactional, so what is on disk is consistent; freeing space (or moving the
+    data dir) and running the same command again finishes the job.
+    """
+
+    def __init__(self, path: object, detail: str = "no space left on device") -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(
+            f"{detail} at {path}: free space or move ANQUAN_DATA_DIR to a larger disk, then "
+            "run the same command again (nothing was half-written; it carries on from there)"
+        )

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import threading
+import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +43,14 @@ _EN_STOP = frozenset(
         "she his her i me my have has had about into over under up out more most other "
     ).split()
 )
+
+#: seconds to wait for another process to finish swapping its index in
+SWAP_LOCK_S = 120
+#: reads of a folder that is being swapped before giving up and rebuilding
+LOAD_ATTEMPTS = 4
+#: a temporary folder older than this belongs to a save that died
+LEFTOVER_AGE_S = 3600
+log = logging.getLogger(__name__)
 
 _jieba_lock = threading.Lock()
 _jieba_ready = False
@@ -139,30 +150,95 @@ class LexicalIndex:
         return self._pos.get(chunk_id)
 
     def save(self, folder: Path, generation: int) -> None:
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        self._retriever.save(str(tmp), show_progress=False)
-        (tmp / "ids.json").write_text(json.dumps(self.ids, ensure_ascii=False), encoding="utf-8")
-        (tmp / "stamp.json").write_text(json.dumps({"generation": generation}), encoding="utf-8")
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        """Write the index beside ``folder`` and swap it in: readers see the old one or the new.
+
+        Several processes (API workers on one data dir) may save at once: each writes its own
+        temporary folder, and a file lock serialises the swap. An index already in place from a
+        later generation wins; one from the same generation is replaced (it may be damaged).
+        """
+        from filelock import FileLock
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        build = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        tmp = folder.with_name(f"{folder.name}.tmp-{build}")
+        old = folder.with_name(f"{folder.name}.old-{build}")
+        try:
+            tmp.mkdir()
+            self._retriever.save(str(tmp), show_progress=False)
+            (tmp / "ids.json").write_text(json.dumps(self.ids, ensure_ascii=False), "utf-8")
+            stamp = {"generation": generation, "build": build}
+            (tmp / "stamp.json").write_text(json.dumps(stamp), encoding="utf-8")
+            with FileLock(str(folder.with_name(folder.name + ".lock")), timeout=SWAP_LOCK_S):
+                current = _read_stamp(folder)
+                if current is not None and current.get("generation", -1) > generation:
+                    return
+                if folder.exists():
+                    folder.rename(old)
+                tmp.rename(folder)
+                _sweep_leftovers(folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path, generation: int) -> LexicalIndex | None:
-        """The saved index if it was built from ``generation``; None when missing, stale or corrupt."""
+        """The saved index if it was built from ``generation``; None when missing, stale or corrupt.
+
+        Another process may swap the folder while we read it, so a read counts only when the
+        stamp names the same build before and after; a swapped one is read again.
+        """
+        for _ in range(LOAD_ATTEMPTS):
+            stamp = _read_stamp(folder)
+            if stamp is None or stamp.get("generation") != generation:
+                return None
+            try:
+                index = cls._read(folder)
+            except Exception as exc:  # any damage means: rebuild from the registry
+                if _read_stamp(folder) not in (None, stamp):
+                    continue
+                log.info("lexical index at %s is not usable (%s); rebuilding", folder, exc)
+                return None
+            if _read_stamp(folder) == stamp:
+                return index
+        return None
+
+    @classmethod
+    def _read(cls, folder: Path) -> LexicalIndex:
         import bm25s
 
-        try:
-            stamp = json.loads((folder / "stamp.json").read_text(encoding="utf-8"))
-            if stamp.get("generation") != generation:
-                return None
-            ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
-            retriever = bm25s.BM25.load(str(folder), show_progress=False)
-        except Exception:  # any damage means: rebuild from the registry
-            return None
+        ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        _check_matrix(retriever, len(ids))
         return cls(ids, retriever)
+
+
+def _read_stamp(folder: Path) -> dict | None:
+    try:
+        stamp = json.loads((folder / "stamp.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, dict) else None
+
+
+def _check_matrix(retriever, n_ids: int) -> None:
+    """A truncated or mixed-up file can still load: check the matrix fits its vocabulary."""
+    scores = retriever.scores
+    indptr, indices, data = scores["indptr"], scores["indices"], scores["data"]
+    if scores["num_docs"] != max(1, n_ids):
+        raise ValueError(f"index has {scores['num_docs']} documents, ids.json {n_ids}")
+    # bm25s keeps one more vocabulary entry ("") than the matrix has columns
+    if len(indptr) > len(retriever.vocab_dict) + 1 or len(indices) != len(data):
+        raise ValueError("index matrix does not fit its vocabulary")
+    if len(indices) != int(indptr[-1]) or (len(indices) and int(indices.max()) >= max(1, n_ids)):
+        raise ValueError("index matrix is truncated")
+
+
+def _sweep_leftovers(folder: Path) -> None:
+    """Temporary folders of saves killed midway (kill -9, a full disk), once they are old."""
+    cutoff = time.time() - LEFTOVER_AGE_S
+    for path in folder.parent.glob(folder.name + ".*-*"):
+        try:
+            if path.is_dir() and path.stat().st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
