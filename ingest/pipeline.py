@@ -12,18 +12,36 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
+import shutil
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingest.chunking import chunk_document
 from ingest.corpus import CorpusFile, infer_meta, read_manifest, walk
-from ingest.errors import FileTooLarge, IngestError, UnreadableDocument, UnsupportedFormat
+from ingest.errors import (
+    FileTooLarge,
+    IngestError,
+    KnowledgeBaseError,
+    StorageFull,
+    UnreadableDocument,
+    UnsupportedFormat,
+)
 from ingest.kb import KnowledgeBase
 from ingest.language import detect_language
 from ingest.lexical import tokenize
 from ingest.loaders import SUPPORTED_EXTENSIONS, load
+from ingest.loaders.sandbox import load_isolated
+from ingest.settings import Settings
+
+try:
+    import resource
+except ImportError:  # Windows: no file size limit to report
+    resource = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -107,7 +125,15 @@ def ingest_file(
     previous = kb.registry.document_hash(source)
     if previous == content_hash:
         return "unchanged", 0
-    doc = load(cf.path, max_bytes=settings.max_file_bytes)
+    if settings.parse_isolation:  # a child process under a time and memory limit
+        doc = load_isolated(
+            cf.path,
+            max_bytes=settings.max_file_bytes,
+            timeout_s=settings.parse_timeout_s,
+            max_memory_mb=settings.parse_max_memory_mb,
+        )
+    else:
+        doc = load(cf.path, max_bytes=settings.max_file_bytes)
     row = manifest.get(source)
     language = (row or {}).get("language") or detect_language(doc.text[:5000])
     meta = infer_meta(source, title=doc.title, language=language, fmt=doc.format, row=row)
@@ -137,7 +163,23 @@ def run_ingest(
     embed: bool = True,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Ingest ``paths`` (default: the corpus roots) into ``kb`` and report what happened."""
+    """Ingest ``paths`` (default: the corpus roots) into ``kb`` and report what happened.
+
+    A full disk ends the run with :class:`StorageFull` (every write before it was a whole
+    transaction, so the same command finishes the job once there is room).
+    """
+    with storage_errors(kb.settings):
+        return _run_ingest(kb, paths, prune=prune, embed=embed, progress=progress)
+
+
+def _run_ingest(
+    kb: KnowledgeBase,
+    paths: list[Path] | None,
+    *,
+    prune: bool,
+    embed: bool,
+    progress: Progress | None,
+) -> IngestReport:
     report = IngestReport()
     roots = kb.settings.corpus_roots()
     paths = [Path(p) for p in (paths or roots)]
@@ -183,6 +225,86 @@ def run_ingest(
     report.total_chunks = kb.registry.chunk_count()
     report.seconds["total"] = round(time.perf_counter() - t0, 2)
     return report
+
+
+#: how SQLite (ours and Chroma's) and Chroma's Rust core say the disk is full or a file too big
+_FULL = re.compile(r"database or disk is full|no space left on device|os error 28", re.I)
+_TOO_BIG = re.compile(r"file too large|os error 27", re.I)
+_IO = re.compile(r"disk I/O error|os error 5\b", re.I)
+#: free space under which a Chroma write that failed for an unstated reason is put down to it
+LOW_SPACE_BYTES = 64 << 20
+
+
+def storage_error(exc: BaseException, settings: Settings) -> KnowledgeBaseError | None:
+    """The storage fault behind ``exc`` (a full disk, a file size limit, an I/O error) as one
+    clear error naming the data dir, or None when ``exc`` is something else.
+
+    Looks down the chain of causes: Chroma and SQLite report ENOSPC in their own words.
+    """
+    where: object = Path(settings.data_dir).absolute()
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, StorageFull):
+            return cur
+        from_chroma = type(cur).__module__.split(".")[0] == "chromadb"
+        if from_chroma and settings.chroma_url:
+            where = f"the Chroma server {settings.chroma_url}"
+        if isinstance(cur, OSError) and cur.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StorageFull(where, os.strerror(cur.errno).lower())
+        if isinstance(cur, OSError) and cur.errno == errno.EFBIG:
+            return StorageFull(where, _too_big())
+        if isinstance(cur, sqlite3.Error) or from_chroma:
+            text = str(cur)
+            if _FULL.search(text):
+                return StorageFull(where)
+            if _TOO_BIG.search(text) or (_IO.search(text) and _size_limit() is not None):
+                # SQLite reports a write refused by the size limit (EFBIG) as an I/O error
+                return StorageFull(where, _too_big())
+            if _IO.search(text):
+                return KnowledgeBaseError(
+                    f"disk I/O error at {where} ({text}): check the disk and its free space, "
+                    "then run the same command again"
+                )
+            if from_chroma and not settings.chroma_url and _nearly_full(settings.data_dir):
+                # Chroma's compaction reports a failed write without its cause
+                # ("Failed to apply logs to the metadata segment")
+                return StorageFull(where)
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _nearly_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path).free < LOW_SPACE_BYTES
+    except OSError:
+        return False
+
+
+def _size_limit() -> int | None:
+    """The file size limit (``ulimit -f``) in bytes, or None when there is none."""
+    if resource is None:
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _too_big() -> str:
+    limit = _size_limit()
+    return f"file size limit of {limit} bytes reached (ulimit -f)" if limit else "file too large"
+
+
+@contextmanager
+def storage_errors(settings: Settings) -> Iterator[None]:
+    """Turn a full disk met anywhere inside into :class:`StorageFull` (see :func:`storage_error`)."""
+    try:
+        yield
+    except Exception as exc:
+        err = storage_error(exc, settings)
+        if err is None or err is exc:
+            raise
+        raise err from exc
 
 
 def prune_vanished(

@@ -5,6 +5,12 @@ that the file is a readable regular file under the size limit. Each format has i
 (pdf, html, markdown, text, docx, records); they sniff the content too, so a file whose name
 lies about its format fails with a message saying what it really is. Every failure is an
 :class:`~ingest.errors.IngestError` subclass whose message says what to do next.
+
+The ingest pipeline calls ``load`` through :mod:`ingest.loaders.sandbox`, in a child process
+under a time limit and a memory ceiling (settings ``parse_timeout_s``, ``parse_max_memory_mb``;
+``parse_isolation=false`` loads in-process). The loaders themselves stay linear in their input
+(no recursion over nesting depth, no backtracking regular expressions, no padding of sparse
+tables) and refuse zip and XML bombs, so the limits are a backstop, not the first defence.
 """
 
 from __future__ import annotations

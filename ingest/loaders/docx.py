@@ -34,16 +34,26 @@ def load_docx(path: Path, data: bytes, *, max_bytes: int) -> LoadedDocument:
         )
     try:
         document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # python-docx/lxml raise many types on damaged parts
+        blocks, title = _body(document, Table)
+    except Exception as exc:  # python-docx/lxml raise many types on damaged parts, and read
+        # some parts (styles, properties) only when asked, so the whole walk is guarded
         raise UnreadableDocument(
             f"{path} is a damaged Word document ({type(exc).__name__}: {exc}): "
             "open and re-save it in Word or LibreOffice, then ingest it again"
         ) from exc
+    if not blocks:
+        raise NoExtractableText(f"{path} has no text in its body: there is nothing to ingest")
+    if title is None:
+        title = _property_title(document)
+    return LoadedDocument(path=path, format="docx", blocks=blocks, title=title)
 
+
+def _body(document: Any, table_type: type) -> tuple[list[Block], str | None]:
+    """Blocks of the body in document order, and the title its headings give."""
     blocks: list[Block] = []
     title: str | None = None
     for item in document.iter_inner_content():
-        if isinstance(item, Table):
+        if isinstance(item, table_type):
             blocks.extend(_table_rows(item))
             continue
         text = item.text.strip()
@@ -56,11 +66,15 @@ def load_docx(path: Path, data: bytes, *, max_bytes: int) -> LoadedDocument:
                 title = text
         else:
             blocks.append(Block(text=text))
-    if not blocks:
-        raise NoExtractableText(f"{path} has no text in its body: there is nothing to ingest")
-    if title is None:
-        title = (document.core_properties.title or "").strip() or None
-    return LoadedDocument(path=path, format="docx", blocks=blocks, title=title)
+    return blocks, title
+
+
+def _property_title(document: Any) -> str | None:
+    """The title in the document's properties; a damaged properties part just has none."""
+    try:
+        return (document.core_properties.title or "").strip() or None
+    except Exception:
+        return None
 
 
 def _style_name(paragraph: Any) -> str:

@@ -51,7 +51,7 @@ def read_checked(path: Path, max_bytes: int) -> bytes:
         raise _permission_error(path)
     try:
         with open(path, "rb") as fh:
-            data = fh.read(max_bytes + 1)
+            data = _read_at_most(fh, max_bytes + 1)
     except PermissionError as exc:
         raise _permission_error(path) from exc
     except OSError as exc:
@@ -64,6 +64,20 @@ def read_checked(path: Path, max_bytes: int) -> bytes:
     if not data:
         raise NoExtractableText(f"{path} is empty (0 bytes): there is nothing to ingest")
     return data
+
+
+def _read_at_most(fh: io.BufferedReader, limit: int) -> bytes:
+    """Up to ``limit`` bytes, in 1 MB reads: ``read(limit)`` would reserve all of ``limit``
+    up front (100 MB for a 2 KB file), which a capped address space refuses."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < limit:
+        chunk = fh.read(min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def _stat_error(path: Path, exc: OSError) -> UnreadableDocument:

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from bs4 import BeautifulSoup, Tag
-from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction
+from bs4.element import (
+    Comment,
+    Declaration,
+    Doctype,
+    NavigableString,
+    PageElement,
+    ProcessingInstruction,
+)
 
 from ingest.errors import NoExtractableText
 from ingest.loaders.text import decode_bytes
@@ -67,12 +75,13 @@ def decode_html(data: bytes, path: Path) -> tuple[str, str]:
     return decode_bytes(data, path)
 
 
-def _is_navigation(tag: Tag) -> bool:
+def _is_navigation(tag: Tag, in_content: bool) -> bool:
+    """``in_content``: whether ``tag`` is inside an ``<article>`` or ``<main>``."""
     if tag.name in _KEEP_ALWAYS:
         return False
     if tag.name in _DROP_TAGS:
         return True
-    if tag.name in _PAGE_FURNITURE and tag.find_parent(("article", "main")) is None:
+    if tag.name in _PAGE_FURNITURE and not in_content:
         return True
     attrs = tag.attrs or {}
     if str(attrs.get("role", "")).lower() in _NAV_ROLES:
@@ -93,8 +102,25 @@ def _text(node: Tag) -> str:
     return " ".join(node.get_text(" ").split())
 
 
+def _drop_navigation(soup: BeautifulSoup) -> None:
+    """Remove navigation subtrees, top down, with a stack rather than recursion: a page of
+    100,000 nested ``<div>`` s must not exhaust Python's recursion limit (nor, as a loop over
+    ``find_all`` asking each tag whether it was decomposed would, take quadratic time)."""
+    stack: list[tuple[Tag, bool]] = [(soup, False)]
+    while stack:
+        node, in_content = stack.pop()
+        for child in list(node.children):
+            if not isinstance(child, Tag):
+                continue
+            if _is_navigation(child, in_content):
+                child.decompose()
+            else:
+                stack.append((child, in_content or child.name in ("article", "main")))
+
+
 class _Walker:
-    """Walks the cleaned tree, gathering inline text into paragraphs."""
+    """Walks the cleaned tree, gathering inline text into paragraphs (with a stack of
+    frames, not recursion, for the same reason as :func:`_drop_navigation`)."""
 
     def __init__(self) -> None:
         self.blocks: list[Block] = []
@@ -105,8 +131,20 @@ class _Walker:
             self.blocks.append(Block(text=text))
         buffer.clear()
 
-    def walk(self, node: Tag, buffer: list[str]) -> None:
-        for child in node.children:
+    def walk(self, root: Tag) -> None:
+        # a frame: the children still to visit, the paragraph buffer they add to, and
+        # whether the buffer is the frame's own (a block tag's), flushed when it ends
+        stack: list[tuple[Iterator[PageElement], list[str], bool]] = [
+            (iter(root.children), [], True)
+        ]
+        while stack:
+            children, buffer, own = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if own:
+                    self.flush(buffer)
+                continue
             if isinstance(child, NavigableString):
                 if not isinstance(child, _SKIP_STRINGS):
                     buffer.append(str(child))
@@ -131,19 +169,15 @@ class _Walker:
                 buffer.append(" ")
             elif name in _BLOCK_TAGS:
                 self.flush(buffer)
-                inner: list[str] = []
-                self.walk(child, inner)
-                self.flush(inner)
+                stack.append((iter(child.children), [], True))
             else:
-                self.walk(child, buffer)
+                stack.append((iter(child.children), buffer, False))
 
     def table(self, table: Tag) -> None:
         caption = table.find("caption")
         if caption is not None and _text(caption):
             self.blocks.append(Block(text=_text(caption)))
-        for row in table.find_all("tr"):
-            if row.find_parent("table") is not table:
-                continue  # a nested table's rows come out as its cell's text
+        for row in _rows(table):  # a nested table's rows come out as its cell's text
             cells = [_text(cell) for cell in row.find_all(("td", "th"), recursive=False)]
             cells = [c for c in cells if c]
             if len(cells) > 1:
@@ -152,19 +186,25 @@ class _Walker:
                 self.blocks.append(Block(text=cells[0]))
 
 
+def _rows(table: Tag) -> Iterator[Tag]:
+    """The table's own rows (direct, or in its thead/tbody/tfoot), not nested tables' rows."""
+    for child in table.children:
+        if not isinstance(child, Tag):
+            continue
+        if child.name == "tr":
+            yield child
+        elif child.name in ("thead", "tbody", "tfoot"):
+            yield from (row for row in child.children if isinstance(row, Tag) and row.name == "tr")
+
+
 def html_blocks(text: str) -> tuple[list[Block], str | None]:
     """Blocks and title (``<title>``, else the first ``h1``) of an HTML page."""
     soup = BeautifulSoup(text, "lxml")
     title_tag = soup.find("title")
     title = _text(title_tag) if title_tag is not None else ""
-    for tag in soup.find_all(True):
-        if not tag.decomposed and _is_navigation(tag):
-            tag.decompose()
+    _drop_navigation(soup)
     walker = _Walker()
-    root = soup.body or soup
-    buffer: list[str] = []
-    walker.walk(root, buffer)
-    walker.flush(buffer)
+    walker.walk(soup.body or soup)
     if not title:
         title = next((b.text for b in walker.blocks if b.kind == "heading" and b.level == 1), "")
     return walker.blocks, title or None

@@ -14,9 +14,11 @@ from ingest.errors import NoExtractableText
 from ingest.loaders.text import decode_bytes, join_lines
 from ingest.models import Block, LoadedDocument
 
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n(?:---|\.\.\.)\n", re.DOTALL)
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+# the patterns avoid nested quantifiers over the same characters (a lazy ``.*?`` before
+# ``[ \t]*$``, a ``[^\]]+`` that can restart at every ``[``): on a hostile line those take
+# quadratic time (a 100 KB heading line of spaces took minutes)
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*))?$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^\s{0,8}(?:[-*+]|(\d{1,9}[.)]))\s+(.*)$")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
@@ -25,23 +27,48 @@ _THEMATIC = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _QUOTE = re.compile(r"^\s{0,3}>\s?")
 
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^()]*\)")
+_LINK = re.compile(r"\[([^\[\]]+)\]\([^()]*\)")
+_STRONG_STARS = re.compile(r"\*\*(?=[^*\s])([^*]*[^*\s])\*\*")
+_STRONG_UNDERSCORES = re.compile(r"__(?=[^_\s])([^_]*[^_\s])__")
 _CODE = re.compile(r"`([^`]+)`")
 
 
 def _inline(text: str) -> str:
     text = _IMAGE.sub(r"\1", text)
     text = _LINK.sub(r"\1", text)
-    text = _EMPHASIS.sub(r"\2", text)
+    text = _STRONG_STARS.sub(r"\1", text)
+    text = _STRONG_UNDERSCORES.sub(r"\1", text)
     return _CODE.sub(r"\1", text).strip()
+
+
+def _heading_text(raw: str) -> str:
+    """An ATX heading's text without its optional closing ``#`` sequence."""
+    text = raw.rstrip(" \t")
+    bare = text.rstrip("#")
+    if bare != text and (not bare or bare[-1] in " \t"):
+        text = bare.rstrip(" \t")
+    return text
+
+
+def _strip_comments(text: str) -> str:
+    """Drop ``<!-- … -->`` comments (an unclosed one is kept as text), in linear time."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = text.find("<!--", pos)
+        end = text.find("-->", start + 4) if start >= 0 else -1
+        if end < 0:
+            out.append(text[pos:])
+            return "".join(out)
+        out.append(text[pos:start])
+        pos = end + 3
 
 
 def markdown_blocks(text: str) -> list[Block]:
     """Parse Markdown text into Blocks (no pages)."""
     text = _FRONT_MATTER.sub("", text)
-    text = _COMMENT.sub("", text)
+    text = _strip_comments(text)
     blocks: list[Block] = []
     buffer: list[str] = []
 
@@ -75,7 +102,7 @@ def markdown_blocks(text: str) -> list[Block]:
         atx = _ATX.match(line)
         if atx:
             flush()
-            title = _inline(atx.group(2) or "")
+            title = _inline(_heading_text(atx.group(2) or ""))
             if title:
                 blocks.append(Block(text=title, kind="heading", level=len(atx.group(1))))
             continue

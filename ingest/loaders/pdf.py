@@ -31,6 +31,11 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
+try:  # pypdf's decompression and parsing limits (older releases have none: the sandbox's
+    from pypdf.errors import LimitReachedError  # memory ceiling is then the only bound)
+except ImportError:  # pragma: no cover
+    LimitReachedError = type("LimitReachedError", (Exception,), {})  # type: ignore[misc,assignment]
+
 from ingest.errors import (
     EncryptedPDF,
     IngestError,
@@ -93,6 +98,12 @@ def load_pdf(path: Path, data: bytes) -> LoadedDocument:
             title = _metadata_title(reader)
         except IngestError:
             raise
+        except LimitReachedError as exc:
+            raise UnreadableDocument(
+                f"{path} goes past pypdf's safety limits ({exc}): it may be a decompression "
+                "bomb, or built to exhaust parsers; re-export it (qpdf in.pdf out.pdf) and "
+                "ingest that, or leave it out"
+            ) from exc
         except Exception as exc:  # pypdf raises many types on damaged files
             raise UnreadableDocument(
                 f"{path} is damaged and could not be read ({type(exc).__name__}: {exc}): "

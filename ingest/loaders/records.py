@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,12 @@ _TITLE_NAMES = frozenset({"title", "event_description", "标题", "事故名称"
 _MIN_FREE_TEXT = 40
 #: a named text column (summary, narrative …) must average at least this many characters
 _MIN_NAMED_TEXT = 10
+#: Excel's own column limit; a wider header is not a record set (or a mis-detected delimiter)
+MAX_COLUMNS = 16384
+#: cells an XLSX may yield beyond one per byte of its unpacked XML: openpyxl pads every row to
+#: its last cell and yields every missing row, so a tiny sheet with a cell at XFD1048576 or
+#: a row numbered 10^12 would otherwise be billions of empty cells
+_PADDING_CELLS = 1_000_000
 
 
 def load_csv(
@@ -87,6 +93,7 @@ def load_xlsx(
 
     with open_zip(path, data, max_bytes, "XLSX") as archive:
         names = set(archive.namelist())
+        unpacked = sum(info.file_size for info in archive.infolist())
     if "xl/workbook.xml" not in names:
         raise UnsupportedFormat(
             f"{path} is a zip file but not an Excel workbook (no xl/workbook.xml): "
@@ -99,18 +106,34 @@ def load_xlsx(
             f"{path} is a damaged workbook ({type(exc).__name__}: {exc}): "
             "open and re-save it in Excel or LibreOffice, then ingest it again"
         ) from exc
+    budget = unpacked + _PADDING_CELLS
     try:
         rows: list[list[str]] = []
         for sheet in workbook.worksheets:
-            rows = [
-                cells
-                for cells in (
-                    [_cell(v) for v in values] for values in sheet.iter_rows(values_only=True)
-                )
-                if any(cells)
-            ]
+            if hasattr(sheet, "reset_dimensions"):
+                sheet.reset_dimensions()  # a stated <dimension> can be anything; read the cells
+            rows = []
+            for values in sheet.iter_rows(values_only=True):
+                budget -= max(1, len(values))
+                if budget < 0:
+                    raise UnreadableDocument(
+                        f"{path} spreads a few cells over millions of empty rows or columns "
+                        "(e.g. a cell at XFD1048576), more than a workbook of its size holds: "
+                        "re-save it in Excel or LibreOffice (or export the sheet as CSV) and "
+                        "ingest that"
+                    )
+                cells = [_cell(v) for v in values]
+                if any(cells):
+                    rows.append(cells)
             if len(rows) >= 2:
                 break
+    except IngestError:
+        raise
+    except Exception as exc:  # damaged sheet XML is only read here, row by row
+        raise UnreadableDocument(
+            f"{path} is a damaged workbook ({type(exc).__name__}: {exc}): "
+            "open and re-save it in Excel or LibreOffice, then ingest it again"
+        ) from exc
     finally:
         workbook.close()
     records = _records(path, rows, id_column, text_column)
@@ -133,14 +156,19 @@ def _cell(value: Any) -> str:
 
 
 def _header(raw: list[str]) -> list[str]:
-    """Column names, stripped, with blanks and duplicates given unique names."""
+    """Column names, stripped, with blanks and duplicates given unique names (in linear
+    time: a header of 100,000 copies of one name must not take 100,000² steps)."""
     names: list[str] = []
+    taken: set[str] = set()
+    next_suffix: dict[str, int] = {}
     for i, name in enumerate(raw, start=1):
         name = name.strip().lstrip("\ufeff") or f"column_{i}"
-        base, n = name, 2
-        while name in names:
+        base, n = name, next_suffix.get(name, 2)
+        while name in taken:
             name, n = f"{base}_{n}", n + 1
+        next_suffix[base] = n
         names.append(name)
+        taken.add(name)
     return names
 
 
@@ -151,12 +179,23 @@ def _records(
         raise NoExtractableText(f"{path} has no rows: there is nothing to ingest")
     header = _header(rows[0])
     width = len(header)
-    table = [[c.strip() for c in (row + [""] * width)[:width]] for row in rows[1:]]
+    if width > MAX_COLUMNS:
+        raise UnreadableDocument(
+            f"{path} has {width} columns, more than the {MAX_COLUMNS} a spreadsheet holds: it "
+            "is not a table of records (or its delimiter was mis-detected); re-export it as "
+            "CSV with one record per row"
+        )
+    # rows keep their own length (missing cells read as empty): padding every row to the
+    # header's width would let a wide header over many one-field rows fill memory; a row
+    # with nothing under the header (only cells past its last column) is a blank row
+    table = [
+        cells for cells in ([c.strip() for c in row[:width]] for row in rows[1:]) if any(cells)
+    ]
     if not table:
         raise NoExtractableText(
             f"{path} has a header row but no data rows: there is nothing to ingest"
         )
-    columns = {name: [row[i] for row in table] for i, name in enumerate(header)}
+    columns = _Columns(header, table)
     text_col = (
         _pick_column(path, header, text_column, "text_column")
         if text_column
@@ -170,14 +209,16 @@ def _records(
     title_col = next((h for h in header if h.lower() in _TITLE_NAMES and h != text_col), None)
     ids = _unique_ids(columns[id_col] if id_col else [str(n) for n in range(1, len(table) + 1)])
 
+    text_at = header.index(text_col)
+    title_at = header.index(title_col) if title_col else None
+    skip = {text_col, id_col, title_col}
     records = []
     for n, row in enumerate(table):
-        values = dict(zip(header, row, strict=True))
-        text = values[text_col]
+        text = _at(row, text_at)
         if not text:
             continue
-        fields = {k: v for k, v in values.items() if v and k not in (text_col, id_col, title_col)}
-        title = (values[title_col] or None) if title_col else None
+        fields = {header[i]: v for i, v in enumerate(row) if v and header[i] not in skip}
+        title = (_at(row, title_at) or None) if title_at is not None else None
         records.append(Record(id=ids[n], text=text, fields=fields, title=title))
     if not records:
         raise NoExtractableText(
@@ -185,6 +226,30 @@ def _records(
             "fill it in, or name another column with text_column"
         )
     return records
+
+
+def _at(row: list[str], i: int) -> str:
+    return row[i] if i < len(row) else ""
+
+
+class _Columns:
+    """The table's columns, built only when asked for; average lengths from one pass."""
+
+    def __init__(self, header: list[str], table: list[list[str]]) -> None:
+        self._index = {name: i for i, name in enumerate(header)}
+        self._table = table
+        totals = [0] * len(header)
+        for row in table:
+            for i, value in enumerate(row):
+                totals[i] += len(value)
+        self.averages = {name: totals[i] / len(table) for name, i in self._index.items()}
+
+    def values(self, name: str) -> Iterator[str]:
+        i = self._index[name]
+        return (_at(row, i) for row in self._table)
+
+    def __getitem__(self, name: str) -> list[str]:
+        return list(self.values(name))
 
 
 def _pick_column(path: Path, header: list[str], wanted: str, what: str) -> str:
@@ -202,18 +267,14 @@ def _pick_column(path: Path, header: list[str], wanted: str, what: str) -> str:
     )
 
 
-def _average(values: Iterable[str]) -> float:
-    values = list(values)
-    return sum(len(v) for v in values) / len(values) if values else 0.0
-
-
-def _guess_text(path: Path, header: list[str], columns: dict[str, list[str]]) -> str:
+def _guess_text(path: Path, header: list[str], columns: _Columns) -> str:
+    average = columns.averages
     named = [h for h in header if any(w in h.lower() for w in _TEXT_WORDS)]
-    named = [h for h in named if _average(columns[h]) >= _MIN_NAMED_TEXT]
+    named = [h for h in named if average[h] >= _MIN_NAMED_TEXT]
     if named:
-        return max(named, key=lambda h: _average(columns[h]))
-    best = max(header, key=lambda h: _average(columns[h]))
-    if _average(columns[best]) >= _MIN_FREE_TEXT and not _numeric(columns[best]):
+        return max(named, key=lambda h: average[h])
+    best = max(header, key=lambda h: average[h])
+    if average[best] >= _MIN_FREE_TEXT and not _numeric(columns[best]):
         return best
     raise NoTextColumn(
         f"{path}: no text column found: columns are {', '.join(header)}; name one with "
@@ -225,17 +286,27 @@ def _guess_text(path: Path, header: list[str], columns: dict[str, list[str]]) ->
 _ID_LIKE = re.compile(r"(^|_)id$|^编号$", re.IGNORECASE)
 
 
-def _guess_id(header: list[str], columns: dict[str, list[str]], text_col: str) -> str | None:
+def _guess_id(header: list[str], columns: _Columns, text_col: str) -> str | None:
     """A unique, never-empty column named like an id; else the first column if unique."""
     ordered = [h for h in header if h.lower() in _ID_NAMES]
-    ordered += [h for h in header if _ID_LIKE.search(h) and h not in ordered]
+    listed = set(ordered)
+    ordered += [h for h in header if _ID_LIKE.search(h) and h not in listed]
     if header[0] not in ordered:
         ordered.append(header[0])
     for name in ordered:
-        values = columns[name]
-        if name != text_col and all(values) and len(set(values)) == len(values):
+        if name != text_col and _filled_and_unique(columns.values(name)):
             return name
     return None
+
+
+def _filled_and_unique(values: Iterator[str]) -> bool:
+    """Stops at the first blank or repeat, so rejecting a column costs little."""
+    seen: set[str] = set()
+    for value in values:
+        if not value or value in seen:
+            return False
+        seen.add(value)
+    return True
 
 
 def _numeric(values: list[str]) -> bool:

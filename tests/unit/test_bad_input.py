@@ -18,7 +18,9 @@ import io
 import os
 import random
 import threading
+import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -432,3 +434,261 @@ def test_file_thirty_folders_deep(tmp_path: Path) -> None:
     doc = load(write(folder, "deep.md", "# Deep\n\nStill found.\n"))
     assert doc.title == "Deep"
     assert doc.blocks[-1].text == "Still found."
+
+
+# --- hostile input: bounded time and memory -------------------------------------------------
+# Files built to make a parser loop or fill memory. Those a loader can refuse or read in linear
+# time are checked here in-process; the rest (a PDF that costs pypdf seconds per page, a
+# decompression bomb within pypdf's limits) are stopped by the sandbox: tests/unit/test_sandbox.py.
+
+
+def pdf_of_pages(streams: list[bytes], pages: list[list[int]]) -> bytes:
+    """A PDF whose pages draw the given content streams (FlateDecode), by index.
+
+    One stream drawn on many pages is parsed again for every page, so a 10 KB file can cost
+    a parser minutes; a stream of zeros compresses about 1000:1.
+    """
+    objects: dict[int, bytes] = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    }
+    number = 4
+    stream_ids = []
+    for raw in streams:
+        packed = zlib.compress(raw, 6)
+        objects[number] = (
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed)
+            + packed
+            + b"\nendstream"
+        )
+        stream_ids.append(number)
+        number += 1
+    kids = []
+    for refs in pages:
+        contents = b" ".join(b"%d 0 R" % stream_ids[r] for r in refs)
+        objects[number] = (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents [" + contents + b"] >>"
+        )
+        kids.append(number)
+        number += 1
+    objects[2] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % k for k in kids),
+        len(kids),
+    )
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = {}
+    for num in sorted(objects):
+        offsets[num] = len(out)
+        out += b"%d 0 obj\n" % num + objects[num] + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % number
+    for num in range(1, number):
+        out += b"%010d 00000 n \n" % offsets[num]
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (number, xref)
+    return bytes(out)
+
+
+def slow_pdf(pages: int = 200, stream_mb: int = 10) -> bytes:
+    """About 40 KB whose every page draws one 10 MB stream of zeros (PDF whitespace): pypdf
+    reads each page's stream byte by byte, about a second a page, minutes in all."""
+    return pdf_of_pages([bytes(stream_mb * 1_000_000)], [[0]] * pages)
+
+
+def zero_bomb_pdf(stream_mb: int = 70) -> bytes:
+    """One page, one stream of zeros just under pypdf's 75 MB output limit (70 KB packed):
+    pypdf holds about three copies, ~250 MB, and takes seconds."""
+    return pdf_of_pages([bytes(stream_mb * 1_000_000)], [[0]])
+
+
+def test_flate_bomb_pdf_past_pypdfs_limit_is_refused_before_it_is_unpacked(tmp_path: Path) -> None:
+    data = pdf_of_pages([bytes(100_000_000)], [[0]])
+    assert len(data) < 100_000
+    with pytest.raises(UnreadableDocument) as err:
+        load(write(tmp_path, "bomb.pdf", data))
+    assert "safety limits" in str(err.value)
+    assert "decompression bomb" in str(err.value)
+
+
+def test_pdf_drawing_one_stream_on_many_pages_is_refused_past_the_output_limit(
+    tmp_path: Path,
+) -> None:
+    data = pdf_of_pages([bytes(30_000_000)], [[0, 0, 0]])  # 90 MB in one page's contents
+    with pytest.raises(UnreadableDocument, match="safety limits"):
+        load(write(tmp_path, "triple.pdf", data))
+
+
+def test_deeply_nested_html_loads_without_recursion(tmp_path: Path) -> None:
+    depth = 5000
+    page = "<html><body>" + "<div><span>" * depth + "Deep inside." + "</span></div>" * depth
+    doc = load(write(tmp_path, "deep.html", page))
+    assert [b.text for b in doc.blocks] == ["Deep inside."]
+
+
+def test_nested_tables_come_out_as_their_cells_text(tmp_path: Path) -> None:
+    page = "<table><tr><td>outer</td><td>" * 300 + "inner" + "</td></tr></table>" * 300
+    doc = load(write(tmp_path, "tables.html", page))
+    assert len(doc.blocks) == 1
+    assert doc.blocks[0].kind == "table_row"
+    assert doc.blocks[0].text.startswith("outer | outer outer")
+    assert doc.blocks[0].text.endswith("outer inner")
+
+
+@pytest.mark.parametrize(
+    ("line", "first_block"),
+    [
+        ("# Heading" + " " * 100_000 + "end", "Heading" + " " * 100_000 + "end"),
+        ("[" * 50_000 + "x", "[" * 50_000 + "x"),
+        ("__a " * 25_000, ("__a " * 25_000).strip()),
+        ("**a " * 25_000, ("**a " * 25_000).strip()),
+        ("<!--" * 25_000 + "kept", "<!--" * 25_000 + "kept"),
+        ("[a](" * 25_000, ("[a](" * 25_000).strip()),
+    ],
+    ids=["heading-spaces", "brackets", "underscores", "stars", "comment-openers", "link-openers"],
+)
+def test_markdown_lines_that_made_regexes_quadratic(
+    tmp_path: Path, line: str, first_block: str
+) -> None:
+    """Each took minutes with the earlier patterns (a lazy match before trailing whitespace,
+    a bracket class that restarted at every '['); now linear."""
+    started = time.monotonic()
+    doc = load(write(tmp_path, "hostile.md", line + "\n\nAfter.\n"))
+    assert time.monotonic() - started < 10
+    assert doc.blocks[0].text == first_block
+    assert doc.blocks[-1].text == "After."
+
+
+def test_markdown_heading_closing_hashes_are_dropped(tmp_path: Path) -> None:
+    doc = load(write(tmp_path, "h.md", "# Scaffolds ##   \n\n## C#\n\n#\tTabbed #\n"))
+    assert [b.text for b in doc.blocks] == ["Scaffolds", "C#", "Tabbed"]
+
+
+def test_csv_header_of_many_duplicate_names_is_named_in_linear_time(tmp_path: Path) -> None:
+    width = 16_000
+    header = ",".join(["a"] * width + ["summary"])
+    row = ",".join(["x"] * width + ["A worker fell from a scaffold."])
+    started = time.monotonic()
+    doc = load(write(tmp_path, "dups.csv", f"{header}\n{row}\n"))
+    assert time.monotonic() - started < 10
+    fields = doc.records[0].fields
+    assert doc.records[0].text == "A worker fell from a scaffold."
+    assert list(fields)[:3] == ["a_2", "a_3", "a_4"]  # 'a' itself became the id
+    assert doc.records[0].id == "x"
+    assert f"a_{width}" in fields
+
+
+def test_csv_wider_than_a_spreadsheet_is_refused(tmp_path: Path) -> None:
+    header = ",".join(f"c{i}" for i in range(16_385))
+    with pytest.raises(UnreadableDocument) as err:
+        load(write(tmp_path, "wide.csv", f"{header}\n{header}\n"))
+    assert "16385 columns, more than the 16384" in str(err.value)
+
+
+def test_csv_wide_header_over_short_rows_is_not_padded(tmp_path: Path) -> None:
+    """16,000 columns over 3,000 one-field rows: padded, 48 million cells; as read, 3,000."""
+    header = "summary," + ",".join(f"c{i}" for i in range(16_000))
+    rows = "\n".join(f"Worker {n} was struck by a falling load." for n in range(3000))
+    doc = load(write(tmp_path, "short.csv", f"{header}\n{rows}\n"))
+    assert len(doc.records) == 3000
+    assert doc.records[5].text == "Worker 5 was struck by a falling load."
+    assert doc.records[5].id == "6"
+    assert doc.records[5].fields == {}
+
+
+def small_xlsx(extra_rows: str = "") -> bytes:
+    """A two-record workbook written by openpyxl; ``extra_rows`` is sheet XML spliced in
+    before ``</sheetData>``."""
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["id", "summary"])
+    sheet.append(["a-1", "An employee fell from a ladder while painting a wall."])
+    sheet.append(["a-2", "A trench wall collapsed on a pipe layer."])
+    out = io.BytesIO()
+    workbook.save(out)
+    if not extra_rows:
+        return out.getvalue()
+    source = zipfile.ZipFile(io.BytesIO(out.getvalue()))
+    parts = {name: source.read(name) for name in source.namelist()}
+    name = "xl/worksheets/sheet1.xml"
+    parts[name] = parts[name].replace(b"</sheetData>", extra_rows.encode() + b"</sheetData>")
+    return zip_bytes(parts)
+
+
+def test_xlsx_with_a_cell_far_away_reads_its_cells_not_its_dimension(tmp_path: Path) -> None:
+    far = '<row r="900000"><c r="XFD900000" t="inlineStr"><is><t>far</t></is></c></row>'
+    data = small_xlsx(far).replace(b'<dimension ref="A1:B3"/>', b'<dimension ref="A1:XFD900000"/>')
+    started = time.monotonic()
+    doc = load(write(tmp_path, "far.xlsx", data))
+    assert time.monotonic() - started < 20
+    assert [r.id for r in doc.records] == ["a-1", "a-2"]
+
+
+def test_xlsx_row_numbered_past_any_sheet_is_refused(tmp_path: Path) -> None:
+    data = small_xlsx('<row r="999999999999"><c r="A999999999999"><v>1</v></c></row>')
+    with pytest.raises(UnreadableDocument) as err:
+        load(write(tmp_path, "rows.xlsx", data))
+    assert "millions of empty rows or columns" in str(err.value)
+
+
+_LAUGHS = (
+    '<!DOCTYPE lolz [<!ENTITY l0 "lol">'
+    + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    + "]>"
+)
+
+
+def test_xlsx_billion_laughs_is_a_damaged_workbook(tmp_path: Path) -> None:
+    data = small_xlsx()
+    source = zipfile.ZipFile(io.BytesIO(data))
+    parts = {name: source.read(name) for name in source.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    start = sheet.index("<worksheet")
+    parts["xl/worksheets/sheet1.xml"] = (
+        sheet[:start] + _LAUGHS + sheet[start:].replace("An employee", "&l9; An employee")
+    ).encode()
+    with pytest.raises(UnreadableDocument) as err:
+        load(write(tmp_path, "laughs.xlsx", zip_bytes(parts)))
+    assert "damaged workbook" in str(err.value)
+    assert "amplification" in str(err.value)
+
+
+def small_docx() -> bytes:
+    docx = pytest.importorskip("docx")
+    document = docx.Document()
+    document.add_heading("Fall protection", 1)
+    document.add_paragraph("Guardrails shall be 42 inches high.")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("attack", ["laughs", "depth"])
+def test_docx_xml_bombs_are_damaged_documents(tmp_path: Path, attack: str) -> None:
+    source = zipfile.ZipFile(io.BytesIO(small_docx()))
+    parts = {name: source.read(name) for name in source.namelist()}
+    xml = parts["word/document.xml"].decode()
+    if attack == "laughs":
+        start = xml.index("<w:document")
+        xml = xml[:start] + _LAUGHS + xml[start:].replace("Guardrails", "&l9; Guardrails")
+    else:
+        body = xml.index("<w:body>") + len("<w:body>")
+        nest = "<w:tbl><w:tr><w:tc>" * 3000
+        xml = xml[:body] + nest + "<w:p/>" + "</w:tc></w:tr></w:tbl>" * 3000 + xml[body:]
+    parts["word/document.xml"] = xml.encode()
+    with pytest.raises(UnreadableDocument) as err:
+        load(write(tmp_path, f"{attack}.docx", zip_bytes(parts)))
+    assert "damaged Word document" in str(err.value)
+
+
+def test_zip_whose_directory_understates_a_size_is_read_no_further(tmp_path: Path) -> None:
+    """The bomb check trusts the central directory's sizes; zipfile stops unpacking an entry
+    at its stated size (then fails its CRC), so understating cannot smuggle a bomb in."""
+    data = bytearray(
+        zip_bytes({"word/document.xml": b"<w:document/>", "word/pad.xml": bytes(50_000_000)})
+    )
+    at = data.rindex(b"PK\x01\x02")  # the last entry's central directory record
+    data[at + 24 : at + 28] = (100).to_bytes(4, "little")  # uncompressed size: 100 bytes
+    with pytest.raises(UnreadableDocument) as err:
+        load(write(tmp_path, "liar.docx", bytes(data)), max_bytes=1024 * 1024)
+    assert "damaged Word document" in str(err.value)
