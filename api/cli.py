@@ -78,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not fill missing vectors in the background",
     )
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1); more than one needs a Chroma server "
+        "(ANQUAN_CHROMA_URL), which they share with the data dir's SQLite files",
+    )
+    s.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        help="uvicorn's log level; 'warning' drops the line per request (load tests)",
+    )
 
     s = sub.add_parser(
         "eval", help="run an eval dataset; writes metrics.json, report.md, chart.png"
@@ -92,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--systems",
-        default="hybrid,lexical,dense,hybrid-noboost",
-        help="comma-separated retrieval systems to compare (ablations)",
+        default="assistant,hybrid,lexical,dense,hybrid-noboost",
+        help="comma-separated retrieval systems to compare; the first is the headline "
+        "(assistant: the reranked evidence answers cite; hybrid/lexical/dense: plain search)",
     )
     s.add_argument(
         "--baseline",
@@ -105,9 +119,30 @@ def build_parser() -> argparse.ArgumentParser:
     for module in _command_modules():
         module.register(sub)
 
-    s = sub.add_parser("bench", help="benchmarks; writes figures to a JSON file")
+    s = sub.add_parser(
+        "bench",
+        help="benchmarks; writes figures to a JSON file",
+        description="Build a fresh knowledge base and measure ingest and search, then load the "
+        "HTTP service over loopback (one worker, then two on a Chroma server, then searches "
+        "during an upload). Every run is a fixed number of requests: it stops by itself.",
+    )
     s.add_argument("--out", type=Path, default=Path("bench/results.json"))
     s.add_argument("--quick", action="store_true", help="a small subset, for a smoke run")
+    s.add_argument(
+        "--http-only",
+        action="store_true",
+        help="only the HTTP load stage, on an existing knowledge base (--data-dir, copied to "
+        "a temporary folder first so the benchmark never writes to it)",
+    )
+    s.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,  # so that 'anquan --data-dir DIR bench' works as well
+        help="the knowledge base --http-only loads (default ANQUAN_DATA_DIR)",
+    )
+    s.add_argument(
+        "--no-http", action="store_true", help="skip the HTTP load stage (ingest and search only)"
+    )
     return p
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 
 from api.cli import dump
+from ingest.errors import ConfigError
 from ingest.kb import open_kb, parse_where
 from ingest.settings import Settings
 
@@ -47,9 +49,10 @@ class _Bars:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.pipeline import run_ingest
+    from ingest.pipeline import run_ingest, storage_errors
 
-    kb = open_kb(settings)
+    with storage_errors(settings):  # a full disk already at opening: the same clear message
+        kb = open_kb(settings)
     bars = _Bars(enabled=not args.json or sys.stderr.isatty())
     try:
         report = run_ingest(
@@ -117,17 +120,46 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import BACKGROUND_EMBED_ENV, app_from_env, create_app, settings_env
     from api.auth import KeyStore, check_bind
 
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: give 1 or more")
+    if args.workers > 1 and not settings.chroma_url:
+        raise ConfigError(WORKERS_NEED_CHROMA.format(n=args.workers, data=settings.data_dir))
     keys = KeyStore(settings.data_dir / "api.sqlite")
     try:
         check_bind(args.host, keys)  # no keys: 127.0.0.1 only
     finally:
         keys.close()
-    app = create_app(settings=settings, background_embed=not args.no_background_embed)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    background = not args.no_background_embed
+    if args.workers == 1:
+        app = create_app(settings=settings, background_embed=background)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        return 0
+    # each worker builds its own app from the environment: pass on what the command line set
+    os.environ.update(settings_env(settings))
+    os.environ[BACKGROUND_EMBED_ENV] = "1" if background else "0"
+    uvicorn.run(
+        f"{app_from_env.__module__}:{app_from_env.__name__}",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+    )
     return 0
+
+
+#: why several workers need a Chroma server, and how to start one
+WORKERS_NEED_CHROMA = (
+    "--workers {n} needs a Chroma server: the embedded vector store ({data}/chroma) is safe "
+    "for one process only (the others would not see new vectors, and two writers can damage "
+    "it). Start a server on the same store, e.g. "
+    "'chroma run --path {data}/chroma --host 127.0.0.1 --port 8001', "
+    "then set ANQUAN_CHROMA_URL=http://127.0.0.1:8001 and run this again; or serve with "
+    "--workers 1"
+)
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,7 +1,10 @@
-"""``anquan bench``: ingest and search figures on the starter corpus, written to a JSON file.
+"""``anquan bench``: ingest, search and HTTP load figures on the starter corpus, in a JSON file.
 
 Every figure comes from a fresh data directory and a cold embedding cache, so the
 pipeline is measured doing real work. Repeated measurements are reported as medians.
+The HTTP stage (``"http"``, :func:`evals.load.http_stage`) then serves the knowledge base just
+built over loopback: one worker, two workers on a Chroma server, and searches during an
+upload. ``--http-only`` runs that stage alone on a copy of an existing knowledge base.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import platform
 import random
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -20,9 +24,11 @@ from typing import Any
 
 from assistant.llm.local import default_threads
 from ingest.embedders import make_embedder
+from ingest.errors import ConfigError
 from ingest.kb import embed_text, open_kb
 from ingest.models import Chunk
 from ingest.pipeline import run_ingest
+from ingest.registry import Registry
 from ingest.settings import Settings
 
 QUICK_FILES = [
@@ -30,6 +36,14 @@ QUICK_FILES = [
     "regulations/us/29cfr1910/1910.146.html",
     "regulations/us/29cfr1926/29cfr1926-subpart-M-fall-protection.pdf",
 ]
+
+#: uploaded during the HTTP stage's mixed run (as new documents: their names differ)
+MIXED_FILES = [
+    "regulations/cn/安全生产许可证条例(2014-07-29).md",
+    "regulations/us/29cfr1910/1910.147.html",
+    "regulations/cn/消防法(2021-04-29).md",
+]
+QUICK_MIXED_FILES = MIXED_FILES[:1]
 
 QUERIES = [
     "新工人上岗前需要接受多少小时的安全培训",
@@ -65,7 +79,28 @@ def _pct(values: list[float], q: float) -> float:
     return values[idx]
 
 
+def _mixed_files(roots: list[Path], quick: bool) -> list[Path]:
+    wanted = QUICK_MIXED_FILES if quick else MIXED_FILES
+    found = (next((r / f for r in roots if (r / f).is_file()), None) for f in wanted)
+    files = [f for f in found if f is not None]
+    if not files:
+        raise ConfigError(
+            f"none of {', '.join(wanted)} is in the corpus roots: the HTTP stage "
+            "uploads them; add the starter corpus, or run with --no-http"
+        )
+    return files
+
+
+def _release_embedded_store() -> None:
+    """Close this process's embedded Chroma, so that a server may open the same store."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "http_only", False):
+        return _write(args, _http_only(args, settings))
     out: dict[str, Any] = {
         "machine": {
             "python": platform.python_version(),
@@ -79,7 +114,11 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     roots = settings.corpus_roots()
     with tempfile.TemporaryDirectory(prefix="anquan-bench-") as tmp:
         bench_settings = settings.model_copy(
-            update={"data_dir": Path(tmp) / "data", "embed_cache": Path(tmp) / "cache.sqlite"}
+            update={
+                "data_dir": Path(tmp) / "data",
+                "embed_cache": Path(tmp) / "cache.sqlite",
+                "chroma_url": None,  # never the caller's server: a fresh, embedded store
+            }
         )
         paths = None
         if args.quick:
@@ -190,11 +229,70 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         }
         _log(f"search: p50 {statistics.median(lat):.1f} ms, p95 {_pct(lat, 95):.1f} ms")
         kb.close()
+        del kb
+        _release_embedded_store()
+        if not getattr(args, "no_http", False):
+            from evals.load import http_stage
+
+            out["http"] = http_stage(
+                bench_settings, _mixed_files(roots, args.quick), quick=args.quick, log=_log
+            )
+    return _write(args, out)
+
+
+def _write(args: argparse.Namespace, out: dict[str, Any]) -> int:
     out["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(out, ensure_ascii=False, indent=2))
-    return 0
+    http = out.get("http")
+    return 1 if http and http["summary"]["errors"] else 0
+
+
+def _http_only(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """The HTTP stage on a copy of the knowledge base in ``settings.data_dir``: the benchmark
+    serves it, adds uploads and opens its store from a Chroma server, none of which may touch
+    the original."""
+    from evals.load import http_stage
+
+    source = settings.data_dir.absolute()
+    if not (source / "registry.sqlite").is_file():
+        raise ConfigError(
+            f"{source} holds no knowledge base (no registry.sqlite): give --data-dir DIR of "
+            "one built by 'anquan ingest', or run 'anquan bench' without --http-only"
+        )
+    out: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": default_threads(),
+            "platform": platform.platform(),
+        },
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "http_only": True,
+        "data_dir": str(source),
+    }
+    with tempfile.TemporaryDirectory(prefix="anquan-bench-http-") as tmp:
+        data = Path(tmp) / "data"
+        _log(f"copying {source} to {data}")
+        shutil.copytree(source, data, ignore=shutil.ignore_patterns("uploads", "*.lock"))
+        registry = Registry(data / "registry.sqlite")
+        try:
+            recipe = registry.get("embed_recipe") or ""
+            stats = {"chunks": registry.chunk_count(), "pending": registry.pending_count()}
+        finally:
+            registry.close()
+        # serve with the embedder that filled the store: another one would re-embed it all
+        embedder = recipe.split("|")[0] or settings.embedder
+        copy = settings.model_copy(
+            update={"data_dir": data, "embed_cache": None, "chroma_url": None, "embedder": embedder}
+        )
+        out.update(embedder=embedder, chunks=stats["chunks"], pending_vectors=stats["pending"])
+        if stats["pending"]:
+            _log(f"{stats['pending']} chunks wait for vectors: the figures include embedding")
+        out["http"] = http_stage(
+            copy, _mixed_files(settings.corpus_roots(), args.quick), quick=args.quick, log=_log
+        )
+    return out
 
 
 def _log(msg: str) -> None:
