@@ -18,7 +18,7 @@ from typing import Any
 
 from assistant.glossary import TERMS, translate_terms
 from ingest.cues import query_cues
-from ingest.kb import Hit, KnowledgeBase, parse_where
+from ingest.kb import STRUCTURED_FORMATS, Hit, KnowledgeBase, parse_where
 from ingest.language import detect_language
 from ingest.lexical import tokenize
 from ingest.models import Chunk
@@ -465,7 +465,7 @@ def _norm_text(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.replace("\\n", "")).casefold()[:400]
 
 
-_STRUCTURED = (".md", ".html", ".htm", ".pdf", ".docx", ".xlsx", ".csv")
+_STRUCTURED = STRUCTURED_FORMATS
 
 
 def _prefer_structured_copies(pool: Sequence[Passage]) -> list[Passage]:

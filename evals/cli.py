@@ -33,6 +33,44 @@ def search_system(
     return run
 
 
+#: the ranking the answers rest on: search, then the assistant's reranking (assistant.retrieve)
+ASSISTANT_SYSTEM = "assistant"
+
+
+def assistant_system(kb: KnowledgeBase, k: int = 10) -> Callable[[str], list[dict]]:
+    """The evidence ranking an answer is built from, as a retrieval system.
+
+    Search results reranked by question-term coverage, units, named documents and jurisdiction
+    hints, structured copies first, accident records only when the question asks for one
+    (:func:`assistant.retrieve.retrieve`). It is what a user's answer cites from, so it is the
+    headline; the plain search modes stay beside it as ablations.
+    """
+    from assistant.retrieve import retrieve
+
+    def run(question: str) -> list[dict]:
+        out: list[dict] = []
+        seen: set[str] = set()
+        for p in retrieve(kb, question).ranked:
+            if p.chunk.chunk_id in seen:
+                continue
+            seen.add(p.chunk.chunk_id)
+            c = p.chunk
+            out.append(
+                {
+                    "source": c.source,
+                    "locator": c.locator,
+                    "page": c.page,
+                    "text": c.text,
+                    "score": round(p.score, 6),
+                }
+            )
+            if len(out) == k:
+                break
+        return out
+
+    return run
+
+
 ANSWER_HEADLINES = (
     "citation_precision",
     "refusal_accuracy",
@@ -79,7 +117,9 @@ def build_systems(kb: KnowledgeBase, names: list[str], settings: Settings) -> di
     systems: dict[str, Callable] = {}
     extra: dict[str, KnowledgeBase] = {}
     for name in names:
-        if name in BASE_SYSTEMS:
+        if name == ASSISTANT_SYSTEM:
+            systems[name] = assistant_system(kb)
+        elif name in BASE_SYSTEMS:
             mode, boost = BASE_SYSTEMS[name]
             systems[name] = search_system(kb, mode, boost)
         elif ":" in name and name.split(":", 1)[0] in ("dense", "hybrid"):
@@ -92,7 +132,7 @@ def build_systems(kb: KnowledgeBase, names: list[str], settings: Settings) -> di
             systems[name] = search_system(extra[embedder], mode, mode == "hybrid")
         else:
             raise ConfigError(
-                f"unknown system {name!r}. Available: {', '.join(BASE_SYSTEMS)}, "
+                f"unknown system {name!r}. Available: {ASSISTANT_SYSTEM}, {', '.join(BASE_SYSTEMS)}, "
                 "dense:<embedder>, hybrid:<embedder>"
             )
     return systems

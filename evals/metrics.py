@@ -56,6 +56,15 @@ def _sources_match(result_source: Any, gold_source: Any) -> bool:
     return False
 
 
+def _result_sources(result: dict) -> list[Any]:
+    """The result's document, then the other documents holding the same text (``also_in``).
+
+    Search gives one slot to a clause that several copies of a law carry (ingest.kb, dedupe);
+    the slot names every copy, so it delivers the gold clause whichever copy it leads with.
+    """
+    return [result.get("source"), *(result.get("also_in") or [])]
+
+
 def _squash(text: Any) -> str:
     """Text folded for containment checks: NFKC, casefolded, with all whitespace removed.
 
@@ -91,7 +100,7 @@ def chunk_matches_gold(
     credited to this entry through an evidence phrase, which would otherwise let one chunk satisfy
     both halves of a two-clause question from the same law.
     """
-    if not _sources_match(result.get("source"), gold.get("source")):
+    if not any(_sources_match(src, gold.get("source")) for src in _result_sources(result)):
         return False
     if _locator_matches(result.get("locator"), gold.get("locator")):
         return True

@@ -119,6 +119,7 @@ def run_retrieval(
                     "source": result.get("source"),
                     "locator": result.get("locator"),
                     "page": result.get("page"),
+                    "also_in": list(result.get("also_in") or []),
                     "score": result.get("score"),
                     "snippet": _snippet(result.get("text")),
                     "match": [g for g, hit in enumerate(row) if hit],

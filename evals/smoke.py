@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from evals.cli import BASE_SYSTEMS, search_system
+from evals.cli import ASSISTANT_SYSTEM, BASE_SYSTEMS, assistant_system, search_system
 from evals.gate import check_against_baseline
 from evals.runner import load_dataset, run_eval
 from ingest.kb import open_kb
@@ -27,7 +27,7 @@ from ingest.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "evals" / "datasets" / "smoke.jsonl"
 BASELINE = REPO / "evals" / "baseline.json"
-SYSTEMS = ("hybrid", "lexical", "dense")
+SYSTEMS = ("assistant", "hybrid", "lexical", "dense")
 
 
 def smoke_sources(dataset: Path = SMOKE) -> list[str]:
@@ -47,8 +47,13 @@ def run_smoke(
         raise RuntimeError(f"smoke corpus failed to load: {report.failed}")
     rules = sum(1 for _, m in kb.registry.all_meta() if "record" not in str(m.get("doc_type")))
     kb.sync_vectors(limit=rules)
-    systems = {name: search_system(kb, *BASE_SYSTEMS[name]) for name in SYSTEMS}
-    metrics = run_eval(SMOKE, out, systems, primary="hybrid")
+    systems = {
+        name: assistant_system(kb)
+        if name == ASSISTANT_SYSTEM
+        else search_system(kb, *BASE_SYSTEMS[name])
+        for name in SYSTEMS
+    }
+    metrics = run_eval(SMOKE, out, systems, primary=ASSISTANT_SYSTEM)
     kb.close()
     return metrics
 

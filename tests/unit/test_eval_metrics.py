@@ -75,6 +75,15 @@ def test_chunk_matches_requires_equal_sources() -> None:
     assert not chunk_matches_gold(chunk("regulations/us/other.pdf", "1926.501(b)(1)"), gold, [])
 
 
+def test_a_slot_naming_the_gold_document_in_also_in_matches() -> None:
+    gold = {"source": LAW, "locator": "第二十一条"}
+    copy = {**chunk("regulations/cn-coal/copy.txt", "第二十一条"), "also_in": [LAW]}
+    assert chunk_matches_gold(copy, gold, [])
+    # the other copy must still be at the gold clause
+    assert not chunk_matches_gold({**copy, "locator": "第二十二条"}, gold, [])
+    assert not chunk_matches_gold({**copy, "also_in": ["regulations/cn/other.md"]}, gold, [])
+
+
 def test_evidence_phrase_matches_despite_whitespace_and_case() -> None:
     gold = {"source": LAW, "locator": "第二十一条"}
     text = "生产经营单位的主要负责人\n对本单位安全生产工作\n负有下列职责："
