@@ -62,7 +62,7 @@ def list_documents(kb: KBDep, uploads: UploadsDep, user: CurrentUser) -> dict[st
 def job_status(job_id: str, uploads: UploadsDep, user: CurrentUser) -> dict[str, Any]:
     job = uploads.jobs.get(job_id)
     if job is None:
-        raise ApiError(404, f"no upload job {job_id!r} (jobs are kept until the service restarts)")
+        raise ApiError(404, f"no upload job {job_id!r} (the last 500 finished jobs are kept)")
     return job.to_dict()
 
 
