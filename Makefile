@@ -81,7 +81,7 @@ bench: install
 # How cost grows with the collection: 10k, 100k, 500k chunks of real-text variants (hashing
 # vectors; e5 hours projected from a measured sample). Long: about an hour on 2 cores.
 bench-sizing: install
-	$(PY) -m evals.sizing --sizes 10000,100000,500000 --out bench/sizing.json
+	$(PY) -m evals.sizing --sizes 10000,100000,500000 --embed-batch 1024 --out bench/sizing.json
 
 clean:
 	rm -rf $(VENV) data evals/out bench/results.json

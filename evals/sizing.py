@@ -541,7 +541,7 @@ def run_step(args: argparse.Namespace) -> int:
     to_add = max(0, args.step_target - start_chunks)
     result.update(start_chunks=start_chunks, start_documents=next_doc)
     result["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
-    result["product_revision"] = _revision()
+    result["ingest_revision"] = _revision()
     progress = Progress(f"{args.step_target:,}")
 
     # 1. registry + tokenize, one synthetic document at a time (as ingest_file does)
@@ -864,7 +864,7 @@ def machine() -> dict[str, Any]:
         except Exception:
             versions[name] = None
     return {
-        "product_revision": _revision(),
+        "ingest_revision": _revision(),
         "cpus": os.cpu_count(),
         "memory_mib": mem,
         "python": platform.python_version(),
@@ -875,10 +875,14 @@ def machine() -> dict[str, Any]:
 
 
 def _revision() -> str | None:
-    """The commit measured, with "+changes" when ingest/ differs from it (shared work trees)."""
+    """The last commit that changed ingest/ (the code measured), with "+changes" when the work
+    tree's ingest/ differs from it (work trees are shared)."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
+            ["git", "log", "-1", "--format=%h", "--", "ingest"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "ingest"],
@@ -1041,10 +1045,10 @@ def run_sizing(args: argparse.Namespace) -> int:
         write_out()
         previous = step
     out["completed_sizes"] = [s["chunks"] for s in out["sizes"]]
-    revisions = {s.get("product_revision") for s in out["sizes"]}
+    revisions = {s.get("ingest_revision") for s in out["sizes"]}
     if len(revisions) > 1:
         out["notes"].append(
-            f"The product code changed during the run ({', '.join(map(str, revisions))}): "
+            f"The ingest code changed during the run ({', '.join(map(str, revisions))}): "
             "compare sizes measured on different revisions with care."
         )
     out["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
