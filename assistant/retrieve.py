@@ -18,7 +18,7 @@ from typing import Any
 
 from assistant.glossary import TERMS, translate_terms
 from ingest.cues import query_cues
-from ingest.kb import STRUCTURED_FORMATS, Hit, KnowledgeBase, parse_where
+from ingest.kb import Hit, KnowledgeBase, is_structured, parse_where
 from ingest.language import detect_language
 from ingest.lexical import tokenize
 from ingest.models import Chunk
@@ -465,9 +465,6 @@ def _norm_text(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.replace("\\n", "")).casefold()[:400]
 
 
-_STRUCTURED = STRUCTURED_FORMATS
-
-
 def _prefer_structured_copies(pool: Sequence[Passage]) -> list[Passage]:
     """The pool with each duplicated text represented by its copy from a structured file.
 
@@ -486,7 +483,7 @@ def _prefer_structured_copies(pool: Sequence[Passage]) -> list[Passage]:
             continue
         done.add(key)
         copies = groups[key]
-        best = next((c for c in copies if _structured(c.chunk.source)), copies[0])
+        best = next((c for c in copies if is_structured(c.chunk.source)), copies[0])
         if best is not p:
             best = Passage(
                 p.n,
@@ -503,10 +500,10 @@ def _prefer_structured_copies(pool: Sequence[Passage]) -> list[Passage]:
 
 def _structured_copy(kb: KnowledgeBase, hit: Hit) -> Chunk:
     """The hit's chunk, or the same text in a structured copy of its document (``also_in``)."""
-    if _structured(hit.chunk.source):
+    if is_structured(hit.chunk.source):
         return hit.chunk
     for source in getattr(hit, "also_in", None) or ():
-        if not _structured(source):
+        if not is_structured(source):
             continue
         row = kb.registry.document(source)
         if row is None:
@@ -516,10 +513,6 @@ def _structured_copy(kb: KnowledgeBase, hit: Hit) -> Chunk:
             if _norm_text(c.text) == key:
                 return c
     return hit.chunk
-
-
-def _structured(source: str) -> bool:
-    return source.split("#", 1)[0].lower().endswith(_STRUCTURED)
 
 
 def _assemble(

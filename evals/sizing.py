@@ -44,7 +44,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -382,15 +382,11 @@ class VariantMaker:
         template = rng.choices(self.docs, cum_weights=self.cum_weights)[0]
         count = min(max_chunks, rng.randint(*DOC_CHUNKS))
         src = template.meta
-        meta = DocMeta(
+        meta = replace(
+            src,
             source=f"synthetic/{index:07d}/{src.source}",
             title=f"{src.title} [S{index}]",
-            doc_type=src.doc_type,
-            jurisdiction=src.jurisdiction,
-            issuer=src.issuer,
-            language=src.language,
             industries=list(src.industries),
-            effective_date=src.effective_date,
         )
         doc_id = meta.doc_id
         start = rng.randrange(len(template.chunks))
@@ -402,20 +398,14 @@ class VariantMaker:
             seen[t.locator] += 1
             suffix = t.source[len(src.source) :] if t.source.startswith(src.source) else ""
             chunks.append(
-                Chunk(
+                replace(
+                    t,
                     chunk_id=make_chunk_id(doc_id, t.locator, n),
                     doc_id=doc_id,
                     source=meta.source + suffix,
                     title=t.title if suffix else meta.title,
                     text=self.vary(t, rng),
-                    locator=t.locator,
-                    heading_path=t.heading_path,
-                    page=t.page,
-                    language=t.language,
-                    doc_type=t.doc_type,
-                    jurisdiction=t.jurisdiction,
                     industries=list(t.industries),
-                    normative=t.normative,
                 )
             )
         return meta, template.fmt, chunks

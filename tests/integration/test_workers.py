@@ -66,17 +66,23 @@ def test_settings_pass_to_workers_through_the_environment(tmp_path, monkeypatch)
     assert rebuilt.model_dump() == given.model_dump()
 
 
-def _pending_kb(tmp_path: Path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(corpus_file(START_FILES[0]), corpus)
-    settings = Settings(
+def _settings(tmp_path: Path, corpus: Path, **extra) -> Settings:
+    """A hashing-embedder knowledge base under ``tmp_path``, ignoring any ``.env``."""
+    return Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "data",
         corpus=[corpus],
         embedder="hashing",
         embed_cache=tmp_path / "cache.sqlite",
+        **extra,
     )
+
+
+def _pending_kb(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(corpus_file(START_FILES[0]), corpus)
+    settings = _settings(tmp_path, corpus)
     kb = open_kb(settings, embedder=HashingEmbedder())
     run_ingest(kb, None, embed=False)
     return kb
@@ -165,12 +171,9 @@ def two_workers(tmp_path_factory, chroma_server):
     corpus.mkdir()
     for rel in START_FILES:
         shutil.copy(corpus_file(rel), corpus)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=tmp_path / "data",
-        corpus=[corpus],
-        embedder="hashing",
-        embed_cache=tmp_path / "cache.sqlite",
+    settings = _settings(
+        tmp_path,
+        corpus,
         chroma_url=chroma_server,
         collection=f"workers_{os.getpid()}_{time.monotonic_ns()}",
     )
