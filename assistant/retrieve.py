@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant import jargon
 from assistant.glossary import TERMS, translate_terms
 from ingest.cues import query_cues
 from ingest.kb import Hit, KnowledgeBase, is_structured, parse_where
@@ -202,10 +203,11 @@ class TermWeights:
             return self.df[token]
 
         phrase_alts = _phrase_translations(question)
+        site_alts = jargon.alternatives(question)
         for t in self.tokens:
             if _NUMBER_TOKEN.match(t) or t in _COUNTRY_TOKENS:
                 continue  # figures and countries are the question's parameters, not its topic
-            alts = _translations(t) + phrase_alts.get(t, [])
+            alts = _translations(t) + phrase_alts.get(t, []) + site_alts.get(t, [])
             # a concept the corpus holds only in the other language still counts
             df = max([df_of(t)] + [min(df_of(a) for a in alt) for alt in alts])
             if df == 0 and t not in names:
@@ -328,6 +330,19 @@ def retrieve(
             for rank, h in enumerate(extra, start=1):
                 entry = fused.setdefault(h.chunk.chunk_id, [h, 0.0])
                 entry[1] += 0.8 / (60 + rank)
+    reworded = jargon.in_rule_words(question) if W_SITE_WORDS else None
+    if reworded:
+        # the question in the rule's own words ("forklift" → "powered industrial truck")
+        extra = kb.search(
+            reworded,
+            k=30,
+            where=where,
+            mode="lexical",
+            clause_boost=False,
+        )
+        for rank, h in enumerate(extra, start=1):
+            entry = fused.setdefault(h.chunk.chunk_id, [h, 0.0])
+            entry[1] += W_SITE_WORDS / (60 + rank)
 
     weights = TermWeights(kb, question)
     place = place_hint(question) if lang == "zh" or _CJK.search(question) else None
@@ -388,6 +403,8 @@ def _rrf(hits: Sequence[Hit]) -> dict[str, list]:
 W_COVERAGE = 0.05
 W_CLAUSE = 1.0
 W_HINT = 0.01
+#: weight of the lexical run on the rule's wording of the question's site words (RRF units)
+W_SITE_WORDS = 0.5
 
 
 #: a document the question names, the place it names, and national over local rules when
