@@ -75,7 +75,7 @@ eval: install
 	$(ANQUAN) ingest
 	$(ANQUAN) eval --dataset evals/datasets/dev.jsonl --out evals/out/dev --baseline evals/baseline.json
 
-bench: install
+bench: install models
 	$(ANQUAN) bench --out bench/results.json
 
 # How cost grows with the collection: 10k, 100k, 500k chunks of real-text variants (hashing

@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "bench",
         help="benchmarks; writes figures to a JSON file",
-        description="Build a fresh knowledge base and measure ingest and search, then load the "
+        description="Build a fresh knowledge base and measure ingest and search, then answers "
+        "(extractive, and the local model when its GGUF file is there), then load the "
         "HTTP service over loopback (one worker, then two on a Chroma server, then searches "
         "during an upload). Every run is a fixed number of requests: it stops by itself.",
     )
@@ -138,7 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=argparse.SUPPRESS,  # so that 'anquan --data-dir DIR bench' works as well
-        help="the knowledge base --http-only loads (default ANQUAN_DATA_DIR)",
+        help="the knowledge base --http-only or --answers-only loads (default ANQUAN_DATA_DIR)",
+    )
+    s.add_argument(
+        "--answers-only",
+        action="store_true",
+        help="only the answer stage (extractive answers to the dev set, then the local model), "
+        "on an existing knowledge base (--data-dir); nothing is written to it",
+    )
+    s.add_argument(
+        "--local-questions",
+        type=int,
+        default=12,
+        metavar="N",
+        help="questions the local model answers in the answer stage (0: none; skipped anyway "
+        "when no GGUF file is there); default 12",
     )
     s.add_argument(
         "--no-http", action="store_true", help="skip the HTTP load stage (ingest and search only)"

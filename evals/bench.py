@@ -2,9 +2,10 @@
 
 Every figure comes from a fresh data directory and a cold embedding cache, so the
 pipeline is measured doing real work. Repeated measurements are reported as medians.
-The HTTP stage (``"http"``, :func:`evals.load.http_stage`) then serves the knowledge base just
+The answer stage (``"answers"``, :mod:`evals.answer_bench`) times extractive answers and the
+local model on that knowledge base. The HTTP stage (``"http"``, :func:`evals.load.http_stage`) then serves the knowledge base just
 built over loopback: one worker, two workers on a Chroma server, and searches during an
-upload. ``--http-only`` runs that stage alone on a copy of an existing knowledge base.
+upload. ``--http-only`` and ``--answers-only`` run one stage alone on an existing knowledge base.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.llm.local import default_threads
+from evals.answer_bench import answer_stage
 from ingest.embedders import make_embedder
 from ingest.errors import ConfigError
 from ingest.kb import embed_text, open_kb
@@ -122,6 +124,8 @@ def _release_embedded_store() -> None:
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "http_only", False):
         return _write(args, _http_only(args, settings))
+    if getattr(args, "answers_only", False):
+        return _write(args, _answers_only(args, settings))
     out: dict[str, Any] = {
         "machine": {
             "python": platform.python_version(),
@@ -259,6 +263,12 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             "max": round(max(lat), 1),
         }
         _log(f"search: p50 {statistics.median(lat):.1f} ms, p95 {_pct(lat, 95):.1f} ms")
+        out["answers"] = answer_stage(
+            kb,
+            bench_settings.model_copy(update={"llm_gguf": settings.gguf_path}),
+            local_questions=0 if args.quick else args.local_questions,
+            log=_log,
+        )
         kb.close()
         del kb
         _release_embedded_store()
@@ -323,6 +333,33 @@ def _http_only(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         out["http"] = http_stage(
             copy, _mixed_files(settings.corpus_roots(), args.quick), quick=args.quick, log=_log
         )
+    return out
+
+
+def _answers_only(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """The answer stage alone, on the knowledge base in ``settings.data_dir`` (read only)."""
+    source = settings.data_dir.absolute()
+    if not (source / "registry.sqlite").is_file():
+        raise ConfigError(
+            f"{source} holds no knowledge base (no registry.sqlite): give --data-dir DIR of "
+            "one built by 'anquan ingest', or run 'anquan bench' without --answers-only"
+        )
+    out: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": default_threads(),
+            "platform": platform.platform(),
+        },
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "answers_only": True,
+        "data_dir": str(source),
+    }
+    kb = open_kb(settings)
+    try:
+        out["chunks"] = kb.registry.chunk_count()
+        out["answers"] = answer_stage(kb, settings, local_questions=args.local_questions, log=_log)
+    finally:
+        kb.close()
     return out
 
 
