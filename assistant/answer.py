@@ -212,7 +212,11 @@ class Assistant:
                 if problem:
                     fallback = problem
                 else:
-                    text = raw + _related_block(related, language)
+                    words = extractive.clause_words(
+                        query, language, cited, evidence.weights, evidence.alternatives
+                    )
+                    yield from _tokens(words)
+                    text = raw + words + _related_block(related, language)
                     quotes = {p.n: p.text for p in cited}
             except (LLMUnavailable, AnquanError) as exc:
                 fallback = str(exc)

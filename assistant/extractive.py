@@ -225,8 +225,10 @@ def compose(
     weights: dict[str, float],
     related: Sequence[dict[str, Any]] = (),
     alternatives: dict[str, list[set[str]]] | None = None,
+    heading: str | None = None,
 ) -> tuple[str, dict[int, str]]:
-    """The answer text and, per cited passage number, the quote it shows."""
+    """The answer text and, per cited passage number, the quote it shows (``heading`` in place
+    of the usual first line)."""
     quoted = [
         quote_passage(p, weights, question, language, alternatives, lead=i == 0)
         for i, p in enumerate(cited)
@@ -234,7 +236,9 @@ def compose(
     zh = language == "zh"
     lines: list[str] = []
     accident_answer = bool(cited) and all(is_accident(p.chunk) for p in cited)
-    if accident_answer:
+    if heading is not None:
+        lines.append(heading)
+    elif accident_answer:
         lines.append("知识库中相符的事故记录：" if zh else "Matching accident records:")
     else:
         lines.append("根据知识库中的条文，要求如下：" if zh else "What the rules require:")
@@ -257,6 +261,22 @@ def compose(
     lines += related_lines(related, zh)
     quotes = {q.passage.n: q.quote or q.passage.text for q in quoted}
     return "\n".join(lines), quotes
+
+
+def clause_words(
+    question: str,
+    language: str,
+    cited: Sequence[Passage],
+    weights: dict[str, float],
+    alternatives: dict[str, list[set[str]]] | None = None,
+) -> str:
+    """The cited clauses' own words, to follow a model's answer: a small model paraphrases
+    figures and drops conditions, and a supervisor signs for the rule as written."""
+    if not cited:
+        return ""
+    heading = "条文原文：" if language == "zh" else "The clauses, as written:"
+    text, _ = compose(question, language, cited, weights, (), alternatives, heading=heading)
+    return "\n\n" + text
 
 
 def _q(text: str, zh: bool) -> str:

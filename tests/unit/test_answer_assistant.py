@@ -194,10 +194,26 @@ def test_stream_sends_evidence_then_tokens_then_the_answer(answer_kb, settings):
     assert kinds[0] == "evidence" and kinds[-1] == "answer"
     assert set(kinds[1:-1]) == {"token"} and len(kinds) > 5
     assert events[0]["passages"][0]["locator"] == "1926.502(b)(1)"
-    assert "".join(e["text"] for e in events if e["type"] == "token") == reply
+    streamed = "".join(e["text"] for e in events if e["type"] == "token")
     final = events[-1]["answer"]
-    assert final["answer"].startswith(reply) and final["timings"]["first_token_ms"] > 0
+    assert streamed.startswith(reply) and final["answer"].startswith(streamed)
+    assert final["timings"]["first_token_ms"] > 0
     json.dumps(events, ensure_ascii=False)  # every event is JSON-ready
+
+
+def test_a_model_answer_is_followed_by_the_clause_as_written(answer_kb, settings):
+    """A small model paraphrases figures; the rule it rests on follows in its own words."""
+    reply = "The top rail has to be at about waist height [1]."
+    assistant = make(answer_kb, settings, local=ScriptedChatModel(replies=[reply]))
+    answer = assistant.ask(
+        "How high must the top rail of a guardrail be?",
+        llm="local",
+        filters={"source": CFR_M.source},
+    )
+    assert answer.backend == "local" and answer.answer.startswith(reply)
+    words = answer.answer[len(reply) :]
+    assert "The clauses, as written:" in words and "42 inches" in words and "[1]" in words
+    assert [c["locator"] for c in answer.citations] == ["1926.502(b)(1)"]
 
 
 def test_a_withdrawn_model_answer_is_announced_in_the_stream(answer_kb, settings):
