@@ -212,6 +212,11 @@ class Assistant:
                 if problem:
                     fallback = problem
                 else:
+                    # the clauses the model used, and the best evidence even if it did not
+                    best = extractive.choose_citations(evidence.passages)
+                    cited = sorted(
+                        {p.n: p for p in [*cited, *best]}.values(), key=lambda p: p.n
+                    )
                     words = extractive.clause_words(
                         query, language, cited, evidence.weights, evidence.alternatives
                     )

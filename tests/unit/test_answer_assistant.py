@@ -80,7 +80,7 @@ def test_answer_json_has_the_architecture_fields(answer_kb, settings):
     assert all(set(c) >= CITATION_KEYS for c in data["citations"])
 
 
-def test_a_model_answer_keeps_only_the_passages_it_marked(answer_kb, settings):
+def test_a_model_answer_cites_the_passages_it_marked(answer_kb, settings):
     model = ScriptedChatModel(
         replies=[
             "Top rails must be 42 inches plus or minus 3 inches above the walking/working level [1]."
@@ -98,6 +98,21 @@ def test_a_model_answer_keeps_only_the_passages_it_marked(answer_kb, settings):
     # the prompt numbered the passages and fenced them off
     prompt = "\n".join(str(m.content) for m in model.calls[0])
     assert "<passages>" in prompt and "[1] 29 CFR Part 1926, Subpart M" in prompt
+
+
+def test_the_best_evidence_is_quoted_even_when_the_model_used_another(answer_kb, settings):
+    """The model answered from [2]; the clause that answers the question best ([1]) is still
+    quoted under the answer and cited, so the rule a supervisor needs is never left out."""
+    reply = "Guardrail systems are needed at 6 feet (1.8 m) or more above a lower level [2]."
+    answer = make(answer_kb, settings, local=ScriptedChatModel(replies=[reply])).ask(
+        "How high must the top rail of a guardrail system be?",
+        llm="local",
+        filters={"source": CFR_M.source},
+    )
+    assert answer.backend == "local" and answer.fallback is None
+    by_n = {c["n"]: c["locator"] for c in answer.citations}
+    assert by_n == {1: "1926.502(b)(1)", 2: "1926.501(b)(1)"}
+    assert answer.answer.startswith(reply) and "42 inches" in answer.answer
 
 
 def test_a_figure_not_in_the_cited_passage_falls_back_to_extractive(answer_kb, settings):
