@@ -127,11 +127,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "answers_only", False):
         return _write(args, _answers_only(args, settings))
     out: dict[str, Any] = {
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": default_threads(),
-            "platform": platform.platform(),
-        },
+        "machine": _machine(),
         "embedder": settings.embedder,
         "embed_max_chars": settings.embed_max_chars,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -290,28 +286,38 @@ def _write(args: argparse.Namespace, out: dict[str, Any]) -> int:
     return 1 if http and http["summary"]["errors"] else 0
 
 
+def _machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "cpus": default_threads(),
+        "platform": platform.platform(),
+    }
+
+
+def _existing_kb(settings: Settings, flag: str) -> tuple[Path, dict[str, Any]]:
+    """The knowledge base a one-stage run (``flag``) measures, and the figures' header."""
+    source = settings.data_dir.absolute()
+    if not (source / "registry.sqlite").is_file():
+        raise ConfigError(
+            f"{source} holds no knowledge base (no registry.sqlite): give --data-dir DIR of "
+            f"one built by 'anquan ingest', or run 'anquan bench' without {flag}"
+        )
+    out: dict[str, Any] = {
+        "machine": _machine(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        flag.lstrip("-").replace("-", "_"): True,
+        "data_dir": str(source),
+    }
+    return source, out
+
+
 def _http_only(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """The HTTP stage on a copy of the knowledge base in ``settings.data_dir``: the benchmark
     serves it, adds uploads and opens its store from a Chroma server, none of which may touch
     the original."""
     from evals.load import http_stage
 
-    source = settings.data_dir.absolute()
-    if not (source / "registry.sqlite").is_file():
-        raise ConfigError(
-            f"{source} holds no knowledge base (no registry.sqlite): give --data-dir DIR of "
-            "one built by 'anquan ingest', or run 'anquan bench' without --http-only"
-        )
-    out: dict[str, Any] = {
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": default_threads(),
-            "platform": platform.platform(),
-        },
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "http_only": True,
-        "data_dir": str(source),
-    }
+    source, out = _existing_kb(settings, "--http-only")
     with tempfile.TemporaryDirectory(prefix="anquan-bench-http-") as tmp:
         data = Path(tmp) / "data"
         _log(f"copying {source} to {data}")
@@ -338,22 +344,7 @@ def _http_only(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
 
 def _answers_only(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """The answer stage alone, on the knowledge base in ``settings.data_dir`` (read only)."""
-    source = settings.data_dir.absolute()
-    if not (source / "registry.sqlite").is_file():
-        raise ConfigError(
-            f"{source} holds no knowledge base (no registry.sqlite): give --data-dir DIR of "
-            "one built by 'anquan ingest', or run 'anquan bench' without --answers-only"
-        )
-    out: dict[str, Any] = {
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": default_threads(),
-            "platform": platform.platform(),
-        },
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "answers_only": True,
-        "data_dir": str(source),
-    }
+    _, out = _existing_kb(settings, "--answers-only")
     kb = open_kb(settings)
     try:
         out["chunks"] = kb.registry.chunk_count()

@@ -49,10 +49,10 @@ def copy_corpus(root: Path, files: tuple[str, ...]) -> None:
         writer.writerows(rows)
 
 
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("answer-corpus")
-    copy_corpus(tmp / "corpus", FILES)
+def hashing_kb(tmp: Path, files: tuple[str, ...]):
+    """A knowledge base of ``files`` (copied under ``tmp``) on the hashing embedder: the words
+    decide what is found."""
+    copy_corpus(tmp / "corpus", files)
     settings = Settings(
         data_dir=tmp / "data",
         corpus=[tmp / "corpus"],
@@ -60,9 +60,14 @@ def assistant(tmp_path_factory):
         embed_cache=tmp / "cache.sqlite",
     )
     kb = open_kb(settings, embedder=HashingEmbedder())
-    report = run_ingest(kb)
-    assert report.failed == []
-    yield Assistant(kb, settings)
+    assert run_ingest(kb).failed == []
+    return kb
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    kb = hashing_kb(tmp_path_factory.mktemp("answer-corpus"), FILES)
+    yield Assistant(kb, kb.settings)
     kb.close()
 
 

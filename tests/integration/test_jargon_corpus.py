@@ -9,11 +9,7 @@ import pytest
 from assistant import jargon
 from assistant import retrieve as retrieve_module
 from assistant.retrieve import TermWeights, retrieve
-from ingest.embedders import HashingEmbedder
-from ingest.kb import open_kb
-from ingest.pipeline import run_ingest
-from ingest.settings import Settings
-from tests.integration.test_answer_corpus import copy_corpus
+from tests.integration.test_answer_corpus import hashing_kb
 
 pytestmark = pytest.mark.integration
 
@@ -35,16 +31,7 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def site_kb(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("jargon-corpus")
-    copy_corpus(tmp / "corpus", FILES)
-    settings = Settings(
-        data_dir=tmp / "data",
-        corpus=[tmp / "corpus"],
-        embedder="hashing",
-        embed_cache=tmp / "cache.sqlite",
-    )
-    kb = open_kb(settings, embedder=HashingEmbedder())
-    assert run_ingest(kb).failed == []
+    kb = hashing_kb(tmp_path_factory.mktemp("jargon-corpus"), FILES)
     yield kb
     kb.close()
 
