@@ -214,9 +214,7 @@ class Assistant:
                 else:
                     # the clauses the model used, and the best evidence even if it did not
                     best = extractive.choose_citations(evidence.passages)
-                    cited = sorted(
-                        {p.n: p for p in [*cited, *best]}.values(), key=lambda p: p.n
-                    )
+                    cited = sorted({p.n: p for p in [*cited, *best]}.values(), key=lambda p: p.n)
                     words = extractive.clause_words(
                         query, language, cited, evidence.weights, evidence.alternatives
                     )
