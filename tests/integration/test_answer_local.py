@@ -103,11 +103,28 @@ def test_answers_cite_the_right_clause_and_keep_its_figures(runs):
     assert local_answers >= 1, [f["fallback"] for _, f in runs]
 
 
+def _model_part(answer: str) -> str:
+    """What the model wrote: the clause words and related accidents that follow are quoted."""
+    for heading in ("The clauses, as written:", "条文原文：", "Related accidents", "相关事故"):
+        answer = answer.split("\n\n" + heading)[0]
+    return answer
+
+
 def test_unsupported_figures_never_survive(runs):
     for (question, *_), (_, final) in zip(QUESTIONS, runs, strict=True):
         if final["backend"] == "local":
-            text = final["answer"].split("\n\nRelated accidents")[0].split("\n\n相关事故")[0]
+            text = _model_part(final["answer"])
             figures = gate.numbers_in(gate.strip_clause_refs(text))
             support = " ".join(c["quote"] + " " + c["title"] for c in final["citations"])
             allowed = gate.numbers_in(gate.strip_clause_refs(support)) | gate.numbers_in(question)
             assert figures <= allowed
+
+
+def test_a_model_answer_is_followed_by_its_clauses_as_written(runs):
+    for _, final in runs:
+        if final["backend"] == "local":
+            model = _model_part(final["answer"])
+            words = final["answer"][len(model) :]
+            assert words.lstrip().startswith(("The clauses, as written:", "条文原文："))
+            for c in final["citations"]:
+                assert f"[{c['n']}]" in words  # every cited clause is quoted under the answer
