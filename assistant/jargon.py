@@ -160,7 +160,6 @@ EN: dict[str, tuple[str, ...]] = {
     "heads up": ("advance notice",),
     "appeal": ("contest", "notice of contest"),
     "fight the citation": ("contest", "notice of contest"),
-    "fine": ("penalty",),
     "whistleblower": ("discrimination", "section 11(c)"),
     "retaliation": ("discrimination", "section 11(c)"),
 }
