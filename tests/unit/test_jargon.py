@@ -26,7 +26,10 @@ def test_the_longest_site_word_wins_and_is_not_matched_twice():
     assert terms == ["spoil pile"]
 
 
-@pytest.mark.parametrize("question", ["define the finest dust", "the outletting pipe", "toiletry"])
+@pytest.mark.parametrize(
+    "question",
+    ["define the finest dust", "the outletting pipe", "toiletry", "Is it fine to stand on a pail?"],
+)
 def test_words_inside_other_words_are_not_site_words(question):
     assert jargon.site_terms(question) == []
 
