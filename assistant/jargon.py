@@ -239,11 +239,6 @@ def site_terms(question: str) -> list[tuple[str, tuple[str, ...]]]:
     return found
 
 
-def rule_wording(question: str) -> list[str]:
-    """The rule's phrases for the site words in ``question``, each once."""
-    return list(dict.fromkeys(p for _, phrases in site_terms(question) for p in phrases))
-
-
 def in_rule_words(question: str) -> str | None:
     """``question`` with its site words replaced by the rule's phrases ("steel toe boots" →
     "foot protection protective footwear boots"), or ``None`` when it has none."""

@@ -9,7 +9,6 @@ with the reason in the figures, when no GGUF file or no ``llama-cpp-python`` is 
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -21,13 +20,15 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from assistant.answer import Assistant
 from assistant.prompts import build_messages, prompt_text
 from assistant.retrieve import estimate_tokens, retrieve
+from evals.runner import load_dataset
 from ingest.kb import KnowledgeBase
 from ingest.settings import Settings
 
 DEV_SET = Path(__file__).parent / "datasets" / "dev.jsonl"
 
 
-def _pct(values: list[float], q: float) -> float:
+def nearest_rank(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) of ``values``, the nearest measured value (bench figures)."""
     values = sorted(values)
     idx = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
     return values[idx]
@@ -36,26 +37,15 @@ def _pct(values: list[float], q: float) -> float:
 def _summary(values: list[float]) -> dict[str, float]:
     return {
         "p50": round(statistics.median(values), 1),
-        "p95": round(_pct(values, 95), 1),
+        "p95": round(nearest_rank(values, 95), 1),
         "max": round(max(values), 1),
     }
 
 
 def load_questions(path: Path = DEV_SET) -> list[dict[str, Any]]:
-    """``{"question", "lang", "answerable"}`` of every item in the dataset."""
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                item = json.loads(line)
-                out.append(
-                    {
-                        "question": item["question"],
-                        "lang": item.get("lang", ""),
-                        "answerable": bool(item.get("answerable", True)),
-                    }
-                )
-    return out
+    """The dataset's items (:func:`evals.runner.load_dataset`: checked, with ``question``,
+    ``lang`` and ``answerable``)."""
+    return load_dataset(path)
 
 
 def alternate_languages(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
@@ -109,7 +99,9 @@ def answer_stage(
         "questions_file": questions_file.name,
         "extractive": {"questions": len(total), "refused": refused, "total_ms": _summary(total)},
     }
-    log(f"extractive answers: p50 {statistics.median(total):.0f} ms, p95 {_pct(total, 95):.0f} ms")
+    log(
+        f"extractive answers: p50 {statistics.median(total):.0f} ms, p95 {nearest_rank(total, 95):.0f} ms"
+    )
 
     if not local_questions:
         why_not: str | None = "--local-questions 0"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.llm.local import default_threads
-from evals.answer_bench import answer_stage
+from evals.answer_bench import answer_stage, nearest_rank
 from ingest.embedders import make_embedder
 from ingest.errors import ConfigError
 from ingest.kb import embed_text, open_kb
@@ -94,12 +94,6 @@ def _time_model_calls(kb) -> list[float]:
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    idx = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
-    return values[idx]
 
 
 def _mixed_files(roots: list[Path], quick: bool) -> list[Path]:
@@ -255,10 +249,10 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         out["search_ms"] = {
             "queries": len(lat),
             "p50": round(statistics.median(lat), 1),
-            "p95": round(_pct(lat, 95), 1),
+            "p95": round(nearest_rank(lat, 95), 1),
             "max": round(max(lat), 1),
         }
-        _log(f"search: p50 {statistics.median(lat):.1f} ms, p95 {_pct(lat, 95):.1f} ms")
+        _log(f"search: p50 {statistics.median(lat):.1f} ms, p95 {nearest_rank(lat, 95):.1f} ms")
         out["answers"] = answer_stage(
             kb,
             bench_settings.model_copy(update={"llm_gguf": settings.gguf_path}),

@@ -30,8 +30,20 @@ def answer_kb(kb):
 
 
 def _questions(tmp_path):
+    """ITEMS as a dataset file (ids, categories and gold entries the loader requires)."""
     path = tmp_path / "questions.jsonl"
-    path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ITEMS), "utf-8")
+    rows = [
+        {
+            "id": f"q{i}",
+            "category": "lookup" if item["answerable"] else "unanswerable",
+            "gold": [{"source": "regulations/x.md", "locator": "第一条"}]
+            if item["answerable"]
+            else [],
+            **item,
+        }
+        for i, item in enumerate(ITEMS)
+    ]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     return path
 
 
